@@ -1,0 +1,232 @@
+"""`ented restore INPUT... -o OUTDIR [--reference REF | --pairs CSV] [--aligned] [--engine torch|onnx]
+[--device auto|cpu|cuda] [--model NAME_OR_PATH] [--json]`
+
+Outputs keep the input's stem (inside OUTDIR, mirroring sub-folders of folder inputs), are PNG unless the input
+is JPEG, keep the input's size, EXIF and ICC, and are written atomically. An input is never overwritten. Exit
+status 0 when every input was restored, 1 otherwise (one line per failed input on stderr), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ented_desktop.core.errors import UserError
+
+EXIT_SOME_FAILED = 1
+
+
+@dataclass
+class Job:
+    input: Path
+    output: Path
+    reference: Path | None
+    result: dict = field(default_factory=dict)
+
+
+def register(sub: argparse._SubParsersAction, name: str) -> None:
+    p = sub.add_parser(name, help="restore the faces in photos", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="*", type=Path, metavar="INPUT", help="image files or folders (recursive)")
+    p.add_argument("-o", "--output", dest="outdir", type=Path, required=True, metavar="OUTDIR")
+    refs = p.add_mutually_exclusive_group()
+    refs.add_argument("--reference", type=Path, metavar="REF", help="a good photo of the person, for every input")
+    refs.add_argument("--pairs", type=Path, metavar="CSV", help="rows 'input,reference' (header optional)")
+    p.add_argument("--aligned", action="store_true",
+                   help="inputs and references are aligned face crops (FFHQ template, any square size)")
+    p.add_argument("--engine", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--model", metavar="NAME_OR_PATH", help="a model name in the model directory, or a file")
+    p.add_argument("--model-dir", type=Path, help="the model directory (default: ENTED_MODEL_DIR or user data)")
+    p.add_argument("--detector", default="auto", help="auto, yuface, retinaface or yunet")
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    p.set_defaults(run=run)
+
+
+def expand_inputs(paths: list[Path]) -> list[tuple[Path, Path]]:
+    """(file, path relative to its output folder) for each input; folders are walked recursively in name order."""
+    from ented_desktop.core.imageio import SUPPORTED_SUFFIXES
+
+    found: list[tuple[Path, Path]] = []
+    for path in paths:
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                if file.suffix.lower() in SUPPORTED_SUFFIXES:
+                    found.append((file, file.relative_to(path)))
+        else:
+            found.append((path, Path(path.name)))  # a missing file is reported when it is read
+    return found
+
+
+def read_pairs(csv_path: Path) -> list[tuple[Path, Path]]:
+    """Rows ``input,reference``; relative paths are taken from the CSV's folder (or the working folder)."""
+    try:
+        text = csv_path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise UserError(f"Cannot read the pairs file {csv_path}: {exc.strerror or exc}.") from exc
+    rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+    if rows and [c.strip().lower() for c in rows[0][:2]] == ["input", "reference"]:
+        rows = rows[1:]
+    pairs = []
+    for n, row in enumerate(rows, start=1):
+        if len(row) != 2:
+            raise UserError(f"{csv_path}: row {n} must have two columns, input and reference.")
+        pairs.append(tuple(_locate(c.strip(), csv_path.parent) for c in row))
+    return pairs
+
+
+def _locate(name: str, base: Path) -> Path:
+    path = Path(name)
+    if path.is_absolute() or not (base / path).exists():
+        return path
+    return base / path
+
+
+def plan(args: argparse.Namespace) -> list[Job]:
+    from ented_desktop.core.imageio import output_path_for
+
+    entries: list[tuple[Path, Path, Path | None]] = []
+    if args.pairs:
+        entries += [(inp, Path(inp.name), ref) for inp, ref in read_pairs(args.pairs)]
+    entries += [(f, rel, args.reference) for f, rel in expand_inputs(args.inputs)]
+    if not entries:
+        raise UserError("No input photos: give image files or folders, or --pairs CSV.")
+    jobs, claimed = [], {}
+    for inp, rel, ref in entries:
+        out = output_path_for(inp, args.outdir / rel.parent)
+        job = Job(inp, out, ref)
+        key = out.resolve()
+        if key in claimed:
+            job.result = {"error": f"another input ({claimed[key]}) already writes {out}"}
+        elif inp.exists() and key == inp.resolve():
+            job.result = {"error": f"the output {out} would overwrite the input; choose another OUTDIR"}
+        else:
+            claimed[key] = inp
+        jobs.append(job)
+    return jobs
+
+
+def run(args: argparse.Namespace) -> int:
+    from ented_desktop.core.pipeline import load_restorer
+
+    jobs = plan(args)
+    restorer = load_restorer(args.model, args.engine, args.device, args.model_dir, args.detector)
+    matcher = ReferenceMatcher()
+    references: dict[Path, np.ndarray] = {}
+    show_bar = len(jobs) > 1
+    bar = None
+    if show_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), unit="photo", file=sys.stderr, dynamic_ncols=True, desc="restoring")
+    for job in jobs:
+        if not job.result:
+            start = time.perf_counter()
+            try:
+                job.result = restore_one(job, restorer, references, matcher, args.aligned)
+            except UserError as exc:
+                job.result = {"error": str(exc)}
+            except MemoryError:
+                job.result = {"error": "not enough memory to restore this photo"}
+            job.result["seconds"] = round(time.perf_counter() - start, 3)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+
+    failed = [j for j in jobs if "error" in j.result]
+    for job in failed:
+        print(f"ented: {job.input}: {job.result['error']}", file=sys.stderr)
+    if args.json:
+        summary = {
+            "model": restorer.engine.model_name, "engine": restorer.engine.name, "device": restorer.engine.device,
+            "restored": len(jobs) - len(failed), "failed": len(failed),
+            "inputs": [_json_row(j) for j in jobs],
+        }
+        print(json.dumps(summary, indent=2))
+    return EXIT_SOME_FAILED if failed else 0
+
+
+def _json_row(job: Job) -> dict:
+    r = job.result
+    row = {"input": str(job.input), "output": str(job.output) if "error" not in r else None,
+           "reference": str(job.reference) if job.reference else None,
+           "faces_found": r.get("faces_found", 0), "faces_restored": r.get("faces_restored", 0),
+           "reference_used": r.get("reference_used", []), "seconds": r.get("seconds", 0.0)}
+    if "error" in r:
+        row["error"] = r["error"]
+    if "faces" in r:
+        row["faces"] = r["faces"]
+    return row
+
+
+def restore_one(job: Job, restorer, references: dict, matcher: ReferenceMatcher, aligned: bool) -> dict:
+    from ented_desktop.core.imageio import read_photo, write_photo_atomic
+    from ented_desktop.core.pipeline import prepare_reference
+
+    photo = read_photo(job.input)
+    ref = None
+    if job.reference is not None:
+        if job.reference not in references:
+            ref_photo = read_photo(job.reference)
+            references[job.reference] = ref_photo.pixels if aligned else prepare_reference(
+                ref_photo.pixels, restorer.detector, restorer.resolution)
+        ref = references[job.reference]
+    if aligned:
+        pixels = restorer.restore_aligned(photo.pixels, ref, grayscale=photo.grayscale)
+        result = {"faces_found": 1, "faces_restored": 1, "reference_used": ["self" if ref is None else "person"]}
+    else:
+        faces = restorer.detect(photo.pixels)
+        if not faces:
+            raise UserError("no face found")
+        refs = [None] * len(faces)
+        if ref is not None:
+            refs[matcher.face_for(photo.pixels, faces, ref)] = ref
+        out = restorer.restore(photo.pixels, faces=faces, references=refs, grayscale=photo.grayscale)
+        reports = [f.to_dict() for f in out.faces]
+        result = {"faces_found": len(faces), "faces_restored": out.restored_count,
+                  "reference_used": [f.reference for f in out.faces], "faces": reports}
+        if out.restored_count == 0:
+            raise UserError(f"no face could be restored ({'; '.join(f.reason for f in out.faces)})")
+        pixels = out.pixels
+    write_photo_atomic(pixels, job.output, grayscale=photo.grayscale, exif=photo.exif,
+                       icc_profile=photo.icc_profile, overwrite=True)
+    return result
+
+
+class ReferenceMatcher:
+    """Which face of a photo a reference belongs to: the only face; else the face closest in identity to the
+    reference (offline dlib embedding) when that model is installed; else the largest face."""
+
+    def __init__(self) -> None:
+        self._embedder = None
+        self._tried = False
+
+    def _get(self):
+        if not self._tried:
+            self._tried = True
+            try:
+                from ented_desktop.core.identity import IdentityEmbedder
+
+                self._embedder = IdentityEmbedder()
+            except (ImportError, UserError):
+                self._embedder = None
+        return self._embedder
+
+    def face_for(self, pixels: np.ndarray, faces: list, reference: np.ndarray) -> int:
+        if len(faces) == 1 or self._get() is None:
+            return 0
+        from ented_desktop.core.identity import identity_distance
+        from ented_desktop.core.imageio import to_uint8
+
+        image = to_uint8(pixels)
+        ref_emb = self._embedder.embed_aligned(to_uint8(reference))
+        dists = [identity_distance(self._embedder.embed(image, f.landmarks), ref_emb) for f in faces]
+        return int(np.argmin(dists))

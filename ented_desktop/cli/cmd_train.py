@@ -1,0 +1,51 @@
+"""`ented train CONFIG [--resume]`: train ENTED from a configuration (training/configs/*.json or a path)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from ented_desktop.core.errors import UserError
+
+
+def register(sub: argparse._SubParsersAction, name: str) -> None:
+    p = sub.add_parser(name, help="train ENTED from a configuration (resumable)")
+    p.add_argument("config", help="a configuration name in training/configs or a path to a JSON file")
+    p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
+    p.add_argument("--run-dir", type=Path, help="where checkpoints, stats.jsonl and samples go (default runs/NAME)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--model-dir", type=Path, help="where to look for optional VGG-19 weights")
+    p.add_argument("--iterations", type=int, help="override the configuration's iteration count")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import torch.distributed as dist
+
+    from training.config import load_train_config
+    from training.loop import train
+
+    try:
+        cfg = load_train_config(args.config)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(str(exc)) from exc
+    if args.iterations:
+        cfg = dataclasses.replace(cfg, iterations=args.iterations)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        import torch
+
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    run_dir = args.run_dir or Path("runs") / cfg.name
+    try:
+        summary = train(cfg, run_dir, resume=args.resume, device=args.device, model_dir=args.model_dir)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    print(json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,46 @@
+"""Inference engines behind one interface (:class:`RestorationEngine`) and how to load one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import ModelError, UserError
+from ..weights import load_generator, resolve_model
+from .base import RestorationEngine
+
+ENGINES = ("torch", "onnx")
+
+
+def require_trained(info: dict, path: Path) -> None:
+    """Refuse weights that no training run produced: an untrained network's output is never written."""
+    if int(info.get("iterations", 0)) < 1:
+        raise ModelError(f"{Path(path).name} was not produced by a training run; ENTED Desktop never restores with "
+                         "an untrained network.")
+
+
+def load_engine(
+    model: str | os.PathLike[str] | None = None,
+    engine: str = "torch",
+    device: str = "auto",
+    model_dir: str | os.PathLike[str] | None = None,
+) -> RestorationEngine:
+    """The named (or default) trained model on the chosen engine. Raises ModelError when none is installed."""
+    weights = resolve_model(model, model_dir)
+    if engine == "torch":
+        from .torch_engine import TorchEngine
+
+        generator, info = load_generator(weights)
+        require_trained(info, weights)
+        return TorchEngine(generator, weights.stem, device)
+    if engine == "onnx":
+        from .onnx_engine import OnnxEngine
+
+        onnx_path = Path(weights).with_suffix(".onnx")
+        if not onnx_path.is_file():
+            raise ModelError(f"No ONNX export of {weights.stem} at {onnx_path}; run `ented export-onnx --model {weights}`.")
+        return OnnxEngine(onnx_path, device)
+    raise UserError(f"Unknown engine {engine!r}; choose one of {', '.join(ENGINES)}.")
+
+
+__all__ = ["ENGINES", "RestorationEngine", "load_engine"]

@@ -1,0 +1,323 @@
+"""Schedules background jobs, one at a time per lane, and keeps the library's jobs table in step.
+
+A job is a row in the library's jobs table (kind + JSON payload) and, while it runs, a
+:class:`~ented_desktop.gui.workers.GeneratorWorker`. What a kind of job does is given by a
+:data:`WorkFactory` from :mod:`ented_desktop.gui.tasks`; this module only decides when it runs and
+records what happened. Library writes made while a job runs (start, progress, end) happen on the
+worker's thread, so a slow disk never stalls the window. Imports are not a library job kind; they run
+the same way as transient entries (negative ids) that are shown but not recorded.
+
+Jobs left ``queued`` by the previous session are started again; ``interrupted`` (the program ended
+while they ran), ``paused`` and ``failed`` ones are shown for the user to re-run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from ented_desktop.core.library import Job, JobStateError, Library, UnknownItemError
+from ented_desktop.gui.workers import GeneratorWorker, WorkControl
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.05  # at most 20 progress reports a second reach the window per job
+DB_PROGRESS_INTERVAL_S = 0.5
+LANES = {"import": "files", "detect": "faces", "restore": "compute", "finetune": "compute", "export": "files"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """A progress report from a job: how far (0..1, None when unknown) and what it is doing."""
+
+    fraction: float | None
+    text: str
+    event: Any = None  # something the window reacts to (a photo got faces, a version was made)
+
+
+WorkFactory = Callable[[dict[str, Any]], Callable[[WorkControl], Generator[Step, None, Any]]]
+
+
+@dataclass
+class JobEntry:
+    """What the queue panel shows for one job."""
+
+    job_id: int
+    kind: str
+    title: str
+    state: str
+    fraction: float | None = 0.0
+    text: str = ""
+    error: str | None = None
+    result: Any = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def recorded(self) -> bool:
+        return self.job_id > 0
+
+    def can_pause(self) -> bool:
+        return self.state in ("queued", "running")
+
+    def can_resume(self) -> bool:
+        return self.state == "paused"
+
+    def can_cancel(self) -> bool:
+        return self.state in ("queued", "running", "paused", "interrupted")
+
+    def can_retry(self) -> bool:
+        return self.recorded and self.state in ("failed", "cancelled", "interrupted")
+
+
+def job_title(kind: str, payload: dict[str, Any]) -> str:
+    if payload.get("title"):
+        return str(payload["title"])
+    return {"detect": "Find faces", "restore": "Restore photos", "export": "Export", "finetune": "Fine-tune",
+            "import": "Import"}.get(kind, kind)
+
+
+class JobQueue(QObject):
+    """Owns the jobs of this session. Signals: ``changed(job_id)`` for any change of an entry,
+    ``event(job_id, object)`` for a :attr:`Step.event`, ``finished(job_id, state)`` at the end."""
+
+    added = Signal(int)
+    changed = Signal(int)
+    event = Signal(int, object)
+    finished = Signal(int, str)
+
+    def __init__(self, library: Library, factories: dict[str, WorkFactory],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.factories = factories
+        self.entries: dict[int, JobEntry] = {}
+        self._workers: dict[int, GeneratorWorker] = {}
+        self._waiting: dict[str, list[int]] = {}
+        self._lane_busy: dict[str, int | None] = {}
+        self._pools: dict[str, QThreadPool] = {}
+        self._transient_ids = itertools.count(-1, -1)
+        self._closing = False
+
+    # -- session start ---------------------------------------------------------------------------
+    def load_previous(self) -> list[JobEntry]:
+        """Show the unfinished jobs of earlier sessions; restart those that were only waiting."""
+        shown = []
+        for job in self.library.jobs(states=("queued", "paused", "interrupted", "failed")):
+            entry = self._entry_from(job)
+            self.entries[job.id] = entry
+            self.added.emit(job.id)
+            shown.append(entry)
+            if job.state == "queued":
+                self._enqueue(job.id)
+        return shown
+
+    def _entry_from(self, job: Job) -> JobEntry:
+        text = {"interrupted": "Interrupted when the program ended; re-run it to continue.",
+                "paused": "Paused.", "queued": "Waiting…"}.get(job.state, "")
+        return JobEntry(job.id, job.kind, job_title(job.kind, job.payload), job.state, job.progress, text,
+                        job.error, payload=job.payload)
+
+    # -- submitting ------------------------------------------------------------------------------
+    def submit(self, kind: str, payload: dict[str, Any]) -> int:
+        """Record a job of ``kind`` and queue it; returns its id (negative for unrecorded imports)."""
+        if kind not in self.factories:
+            raise ValueError(f"no work for job kind {kind!r}")
+        job_id = next(self._transient_ids) if kind == "import" else self.library.add_job(kind, payload)
+        self.entries[job_id] = JobEntry(job_id, kind, job_title(kind, payload), "queued", 0.0, "Waiting…",
+                                        payload=payload)
+        self.added.emit(job_id)
+        self._enqueue(job_id)
+        return job_id
+
+    def _enqueue(self, job_id: int) -> None:
+        lane = LANES.get(self.entries[job_id].kind, "compute")
+        self._waiting.setdefault(lane, []).append(job_id)
+        self._start_next(lane)
+
+    def _pool(self, lane: str) -> QThreadPool:
+        if lane not in self._pools:
+            pool = QThreadPool(self)
+            pool.setMaxThreadCount(1)
+            self._pools[lane] = pool
+        return self._pools[lane]
+
+    def _start_next(self, lane: str) -> None:
+        if self._lane_busy.get(lane) is not None:
+            return
+        waiting = self._waiting.get(lane, [])
+        while waiting:
+            job_id = waiting.pop(0)
+            entry = self.entries.get(job_id)
+            if entry is None or entry.state != "queued":
+                continue
+            self._lane_busy[lane] = job_id
+            self._run(entry, lane)
+            return
+
+    def _run(self, entry: JobEntry, lane: str) -> None:
+        work = self.factories[entry.kind](entry.payload)
+        job_id = entry.job_id
+        library = self.library if entry.recorded else None
+
+        def tracked(control: WorkControl) -> Generator[Step, None, Any]:
+            # Runs on the worker thread: the library writes for this job happen here, not in the window.
+            if library is not None:
+                library.set_job_state(job_id, "running")
+            last_ui = last_db = 0.0
+            gen = work(control)
+            while True:
+                try:
+                    step = next(gen)
+                except StopIteration as stop:
+                    return stop.value
+                now = time.monotonic()
+                due = now - last_db >= DB_PROGRESS_INTERVAL_S
+                if library is not None and step.fraction is not None and due:
+                    library.set_job_progress(job_id, step.fraction)
+                    last_db = now
+                if step.event is not None or now - last_ui >= PROGRESS_INTERVAL_S:
+                    last_ui = now
+                    yield step
+
+        worker = GeneratorWorker(tracked)
+        worker.signals.started.connect(lambda: self._update(job_id, state="running", text="Starting…"))
+        worker.signals.progress.connect(lambda step: self._on_step(job_id, step))
+        worker.signals.paused.connect(lambda paused: self._on_paused(job_id, paused))
+        worker.signals.finished.connect(lambda result: self._on_end(job_id, lane, "done", result=result))
+        worker.signals.failed.connect(lambda message: self._on_end(job_id, lane, "failed", error=message))
+        worker.signals.cancelled.connect(lambda: self._on_end(job_id, lane, "cancelled"))
+        self._workers[job_id] = worker
+        self._pool(lane).start(worker)
+
+    # -- worker reports --------------------------------------------------------------------------
+    def _update(self, job_id: int, **changes: Any) -> None:
+        entry = self.entries.get(job_id)
+        if entry is None:
+            return
+        if entry.state == "paused" and changes.get("state") == "running":
+            changes.pop("state")  # a late "started" must not hide a pause the user asked for
+        self.entries[job_id] = replace(entry, **changes)
+        self.changed.emit(job_id)
+
+    def _on_step(self, job_id: int, step: Step) -> None:
+        entry = self.entries.get(job_id)
+        if entry is None:
+            return
+        fraction = entry.fraction if step.fraction is None and entry.fraction else step.fraction
+        self._update(job_id, fraction=fraction, text=step.text)
+        if step.event is not None:
+            self.event.emit(job_id, step.event)
+
+    def _on_paused(self, job_id: int, paused: bool) -> None:
+        if not paused:
+            self._update(job_id, state="running")
+
+    def _on_end(self, job_id: int, lane: str, state: str, *, result: Any = None,
+                error: str | None = None) -> None:
+        self._workers.pop(job_id, None)
+        entry = self.entries.get(job_id)
+        if entry is not None:
+            self._record_end(entry, state, error)
+            texts = {"done": summary_of(result), "failed": error or "Failed.", "cancelled": "Cancelled."}
+            text = texts[state]
+            self._update(job_id, state=state, fraction=1.0 if state == "done" else entry.fraction, text=text,
+                         error=error, result=result)
+            self.finished.emit(job_id, state)
+        self._lane_busy[lane] = None
+        self._start_next(lane)
+
+    def _record_end(self, entry: JobEntry, state: str, error: str | None) -> None:
+        if not entry.recorded or (self._closing and state == "cancelled"):
+            return  # stopped because the program is closing: left running, so it shows as interrupted
+        try:
+            current = self.library.job(entry.job_id).state
+            if current == "paused" and state != "cancelled":  # ended before reaching the pause point
+                self.library.set_job_state(entry.job_id, "running")
+            if current != state:
+                self.library.set_job_state(entry.job_id, state, error)
+        except (JobStateError, UnknownItemError) as exc:
+            log.warning("job %s: could not record %s: %s", entry.job_id, state, exc)
+
+    # -- user actions ----------------------------------------------------------------------------
+    def pause(self, job_id: int) -> None:
+        entry = self.entries[job_id]
+        if not entry.can_pause():
+            return
+        if entry.recorded:
+            self.library.set_job_state(job_id, "paused")
+        worker = self._workers.get(job_id)
+        if worker is not None:
+            worker.pause()
+        self._update(job_id, state="paused", text="Paused." if worker is None else "Pausing…")
+
+    def resume(self, job_id: int) -> None:
+        entry = self.entries[job_id]
+        if not entry.can_resume():
+            return
+        worker = self._workers.get(job_id)
+        if worker is not None:
+            if entry.recorded:
+                self.library.set_job_state(job_id, "running")
+            self._update(job_id, state="running", text="Resuming…")
+            worker.resume()
+        else:
+            if entry.recorded:
+                self.library.set_job_state(job_id, "queued")
+            self._update(job_id, state="queued", text="Waiting…")
+            self._enqueue(job_id)
+
+    def cancel(self, job_id: int) -> None:
+        entry = self.entries[job_id]
+        if not entry.can_cancel():
+            return
+        worker = self._workers.get(job_id)
+        if worker is not None:
+            self._update(job_id, text="Stopping…")
+            worker.abort()  # the worker's cancelled signal records the end
+            return
+        if entry.recorded:
+            self.library.set_job_state(job_id, "cancelled")
+        self._update(job_id, state="cancelled", text="Cancelled.")
+        self.finished.emit(job_id, "cancelled")
+
+    def retry(self, job_id: int) -> None:
+        entry = self.entries[job_id]
+        if not entry.can_retry():
+            return
+        self.library.set_job_state(job_id, "queued")
+        self._update(job_id, state="queued", fraction=0.0, text="Waiting…", error=None, result=None)
+        self._enqueue(job_id)
+
+    def clear_finished(self) -> None:
+        """Forget finished jobs (the library forgets done and cancelled ones; failed ones stay there)."""
+        for job_id in [j for j, e in self.entries.items() if e.state in ("done", "cancelled")]:
+            del self.entries[job_id]
+        self.library.delete_finished_jobs()
+
+    # -- queries and shutdown --------------------------------------------------------------------
+    def active(self) -> list[JobEntry]:
+        return [e for e in self.entries.values() if e.state in ("queued", "running", "paused")]
+
+    def stop_all(self, timeout_ms: int = 10000) -> bool:
+        """Stop every running job and wait for them (the window is closing); True when all stopped.
+
+        The stopped jobs stay "running" in the library, which marks them interrupted when it is opened
+        next, so the user sees them and can re-run them."""
+        self._closing = True
+        for worker in list(self._workers.values()):
+            worker.abort()
+        return all(pool.waitForDone(timeout_ms) for pool in self._pools.values())
+
+
+def summary_of(result: Any) -> str:
+    """The one-line outcome a finished job shows (its work returns a string, or something with .summary)."""
+    if isinstance(result, str):
+        return result
+    summary = getattr(result, "summary", None)
+    return summary() if callable(summary) else (summary or "Done.")

@@ -1,0 +1,852 @@
+"""The main window: albums, the photo grid, faces, compare, people, jobs and problems, with menus.
+
+It only presents the library and schedules jobs; what a job does lives in :mod:`tasks` and the core.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QImage,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ented_desktop.core.errors import UserError
+from ented_desktop.core.imageio import SUPPORTED_SUFFIXES, read_image_rgb8
+from ented_desktop.core.library import FaceRecord, Library, Person, Version
+from ented_desktop.core.settings import Settings, save_settings
+from ented_desktop.gui.async_calls import AsyncCalls
+from ented_desktop.gui.compare_view import CompareMode, CompareView
+from ented_desktop.gui.export_dialog import ExportDialog
+from ented_desktop.gui.face_images import face_crop
+from ented_desktop.gui.face_overlay import FaceMark, FaceOverlayView
+from ented_desktop.gui.finetune_dialog import FinetuneCandidate, FinetuneDialog
+from ented_desktop.gui.icons import icon
+from ented_desktop.gui.job_queue import JobQueue
+from ented_desktop.gui.job_queue_panel import JobQueuePanel
+from ented_desktop.gui.name_face_dialog import NameFaceDialog
+from ented_desktop.gui.people_panel import PeoplePanel
+from ented_desktop.gui.problems_panel import ProblemsPanel
+from ented_desktop.gui.qimage import qimage_from_rgb
+from ented_desktop.gui.settings_dialog import SettingsDialog
+from ented_desktop.gui.tasks import FacesFound, Outcome, PhotosArrived, Services, VersionMade, factories
+from ented_desktop.gui.thumbnail_model import PhotoIdRole, PhotoItem, ThumbnailModel
+from ented_desktop.gui.wording import count
+
+log = logging.getLogger(__name__)
+
+ALL_PHOTOS = -1  # the albums list entry showing every photo
+AlbumIdRole = Qt.ItemDataRole.UserRole + 20
+TAB_PHOTOS, TAB_FACES, TAB_COMPARE = 0, 1, 2
+SUGGESTION_REFRESH_MS = 1500  # new faces arrive in bursts: regroup once they settle
+
+
+def dropped_paths(urls: list[QUrl]) -> list[Path]:
+    return [Path(u.toLocalFile()) for u in urls if u.isLocalFile() and u.toLocalFile()]
+
+
+def album_name_for(paths: list[Path]) -> str:
+    """A dropped folder names its album; loose files get a dated name."""
+    folders = [p for p in paths if p.is_dir()]
+    if len(folders) == 1 and folders[0].name:
+        return folders[0].name
+    return time.strftime("Photos %Y-%m-%d %H:%M")
+
+
+def box_rect(box: tuple[float, float, float, float]) -> QRectF:
+    x0, y0, x1, y1 = box
+    return QRectF(x0, y0, x1 - x0, y1 - y0)
+
+
+def face_label(face: FaceRecord, people: dict[int, Person]) -> tuple[str, bool]:
+    person = people.get(face.person_id) if face.person_id is not None else None
+    return (person.name, True) if person else ("Unnamed", False)
+
+
+def face_plan(face: FaceRecord, people: dict[int, Person]) -> str:
+    """How this face will be restored, in words (the UI must say when there is no reference)."""
+    person = people.get(face.person_id) if face.person_id is not None else None
+    if person is None:
+        return "unnamed: will be restored without a reference (the face is its own reference)"
+    if person.reference_face_id is None and person.reference_image is None:
+        return (f"{person.name}: no reference chosen yet, so restored without one "
+                "(the face is its own reference)")
+    model = " with the personal model" if person.personal_model else ""
+    return f"{person.name}: restored with {person.name}'s reference{model}"
+
+
+def face_outcome(report: dict[str, Any]) -> str:
+    """What happened to one face in a restored version."""
+    who = report.get("person") or "Unnamed face"
+    if not report.get("restored"):
+        return f"{who}: not restored ({report.get('reason') or 'no reason given'})"
+    if report.get("reference") == "person":
+        how = f"restored with {who}'s reference"
+    else:
+        how = "restored without a reference (the face served as its own reference)"
+    if report.get("model") not in (None, "general"):
+        how += ", with the personal model"
+    return f"{who}: {how}"
+
+
+class AlbumList(QListWidget):
+    """Albums; folders dropped on an album are added to it (elsewhere they make a new album)."""
+
+    def __init__(self, on_drop: Callable[[list[Path], int | None], None],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._on_drop = on_drop
+        self.setAcceptDrops(True)
+        self.setIconSize(QSize(20, 20))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        item = self.itemAt(event.position().toPoint())
+        album_id = item.data(AlbumIdRole) if item is not None else None
+        event.acceptProposedAction()
+        self._on_drop(dropped_paths(event.mimeData().urls()), album_id if album_id != ALL_PHOTOS else None)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, library: Library, settings: Settings, *, settings_path: Path | None = None,
+                 services: Services | None = None, finetune_fn: Callable[..., Any] | None = None) -> None:
+        super().__init__()
+        self.library = library
+        self.settings = settings
+        self.settings_path = settings_path
+        self.services = services or Services(lambda: self.settings)
+        self.finetune_fn = finetune_fn
+        self.queue = JobQueue(library, factories(library, self.services), self)
+        self.calls = AsyncCalls(self)
+        self.calls.done.connect(self._on_loaded)
+        self.calls.failed.connect(self._on_load_failed)
+        self.current_album: int = ALL_PHOTOS
+        self.current_photo: int | None = None
+        self.current_version: int | None = None
+        self.last_export: list[Path] = []
+        self._detect_tried: set[int] = set()  # photos a detect job was already given this session
+        self._detect_again = False
+        self._photo_image: QImage | None = None
+        self._version_image: QImage | None = None
+        self._export_folder = str(Path.home() / "Restored photos")
+        self.setWindowTitle("ENTED Desktop")
+        self.setWindowIcon(icon("app"))
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+
+        self._build_central()
+        self._build_docks()
+        self._build_actions()
+        self.queue.event.connect(self._on_job_event)
+        self.queue.finished.connect(self._on_job_finished)
+        self._suggest_timer = QTimer(self)
+        self._suggest_timer.setSingleShot(True)
+        self._suggest_timer.setInterval(SUGGESTION_REFRESH_MS)
+        self._suggest_timer.timeout.connect(self.people_panel.refresh_suggestions)
+        self.refresh_albums()
+        self.show_album(ALL_PHOTOS)
+        previous = self.queue.load_previous()
+        self.request_face_detection()
+        interrupted = [e for e in previous if e.state == "interrupted"]
+        if interrupted:
+            self.status(f"{len(interrupted)} jobs were interrupted when the program last ended; "
+                        "re-run them from the Jobs panel.")
+            self.jobs_dock.raise_()
+
+    # -- construction ----------------------------------------------------------------------------
+    def _build_central(self) -> None:
+        self.thumbnails = ThumbnailModel(self._thumbnail_loader(), self.settings.thumbnail_size, self)
+        self.grid = QListView()
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setUniformItemSizes(True)
+        self.grid.setMovement(QListView.Movement.Static)
+        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.grid.setSpacing(6)
+        self.grid.setWordWrap(False)
+        self.grid.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.grid.setModel(self.thumbnails)
+        self._apply_grid_size()
+        self.grid.selectionModel().currentChanged.connect(
+            lambda index, _: self.select_photo(index.data(PhotoIdRole)))
+        self.grid.activated.connect(lambda index: self.open_photo(index.data(PhotoIdRole)))
+        self.grid_empty = QLabel("Drop folders of photos here, or use File › Add folder…, "
+                                 "to make an album.")
+        self.grid_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.grid_empty.setWordWrap(True)
+        photos_page = QWidget()
+        photos_layout = QVBoxLayout(photos_page)
+        photos_layout.setContentsMargins(0, 0, 0, 0)
+        photos_layout.addWidget(self.grid_empty)
+        photos_layout.addWidget(self.grid, 1)
+
+        self.faces_view = FaceOverlayView()
+        self.faces_view.faceClicked.connect(self.name_face)
+        self.face_list = QListWidget()
+        self.face_list.setWordWrap(True)
+        self.face_list.setSpacing(3)
+        self.face_list.itemActivated.connect(lambda item: self.name_face(item.data(Qt.ItemDataRole.UserRole)))
+        faces_side = QWidget()
+        side_layout = QVBoxLayout(faces_side)
+        side_layout.setContentsMargins(4, 0, 0, 0)
+        side_layout.addWidget(QLabel("<b>Faces</b> — click a box to name it"))
+        side_layout.addWidget(self.face_list, 1)
+        faces_page = QSplitter()
+        faces_page.addWidget(self.faces_view)
+        faces_page.addWidget(faces_side)
+        faces_page.setStretchFactor(0, 4)
+        faces_page.setStretchFactor(1, 1)
+
+        self.compare = CompareView()
+        self.compare.faceClicked.connect(self._on_compare_face)
+        self.version_combo = QComboBox()
+        self.version_combo.setMinimumContentsLength(18)
+        self.version_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.version_combo.currentIndexChanged.connect(self._on_version_chosen)
+        self.compare_bar = QToolBar()
+        self.compare_bar.setIconSize(QSize(18, 18))
+        self.compare_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.compare_report = QListWidget()
+        self.compare_report.setMaximumHeight(96)
+        self.compare_report.setWordWrap(True)
+        compare_page = QWidget()
+        compare_layout = QVBoxLayout(compare_page)
+        compare_layout.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Version:"))
+        top.addWidget(self.version_combo)
+        top.addWidget(self.compare_bar, 1)
+        compare_layout.addLayout(top)
+        compare_layout.addWidget(self.compare, 1)
+        compare_layout.addWidget(self.compare_report)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(photos_page, icon("photo"), "Photos")
+        self.tabs.addTab(faces_page, icon("person"), "Faces")
+        self.tabs.addTab(compare_page, icon("compare"), "Compare")
+        self.setCentralWidget(self.tabs)
+
+    def _build_docks(self) -> None:
+        self.albums = AlbumList(self.import_paths)
+        self.albums.currentItemChanged.connect(self._on_album_chosen)
+        albums_box = QWidget()
+        albums_layout = QVBoxLayout(albums_box)
+        albums_layout.setContentsMargins(4, 4, 4, 4)
+        albums_layout.addWidget(self.albums, 1)
+        add = QPushButton(icon("add-folder"), "Add folder…")
+        add.clicked.connect(self.add_folder)
+        albums_layout.addWidget(add)
+        self.albums_dock = self._dock("Albums", albums_box, Qt.DockWidgetArea.LeftDockWidgetArea)
+
+        self.people_panel = PeoplePanel(self.library, parent=self)
+        self.people_panel.message.connect(self.status)
+        self.people_panel.peopleChanged.connect(self._on_people_changed)
+        self.people_panel.restorePersonRequested.connect(self.restore_person)
+        self.people_dock = self._dock("People", self.people_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+
+        self.jobs_panel = JobQueuePanel(self.queue)
+        self.jobs_dock = self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.problems_panel = ProblemsPanel()
+        self.problems_panel.countChanged.connect(
+            lambda n: self.problems_dock.setWindowTitle(f"Problems ({n})" if n else "Problems"))
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.problems_dock = self._dock("Problems", self.problems_panel, bottom)
+        self.resizeDocks([self.albums_dock, self.jobs_dock], [290, 300], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.albums_dock, self.people_dock], [180, 520], Qt.Orientation.Vertical)
+        self.resizeDocks([self.problems_dock], [170], Qt.Orientation.Vertical)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot: Callable[[], Any], shortcut: str | QKeySequence | None = None,
+                icon_name: str | None = None, tip: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _=False: slot())
+        self.addAction(action)  # shortcuts work even when the menu bar is hidden
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.act_add_folder = a("Add folder…", self.add_folder, "Ctrl+O", "add-folder")
+        self.act_add_photos = a("Add photos…", self.add_photos, "Ctrl+Shift+O")
+        self.act_new_album = a("New album…", self.new_album, "Ctrl+N", "album")
+        self.act_export = a("Export restored…", self.export_selected, "Ctrl+E", "export")
+        self.act_settings = a("Settings…", self.open_settings, "Ctrl+,", "settings")
+        self.act_quit = a("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_restore = a("Restore selected photos", self.restore_selected, "Ctrl+R", "restore")
+        self.act_restore_album = a("Restore album", self.restore_album, "Ctrl+Shift+R")
+        self.act_restore_person = a("Restore photos of person", lambda: self.restore_person(
+            self.people_panel.current_person_id()), None)
+        self.act_find_faces = a("Find faces again", self.find_faces_selected, "Ctrl+Shift+F")
+        self.act_finetune = a("Fine-tune personal model…", self.open_finetune, "Ctrl+T", "finetune")
+        self.act_name_face = a("Name selected face…", self.name_selected_face, "N")
+        self.act_use_suggested = a("Use suggested reference", self.people_panel.accept_suggested_reference,
+                                   "Ctrl+Shift+U", "reference")
+        self.act_tab_photos = a("Photos", lambda: self.tabs.setCurrentIndex(TAB_PHOTOS), "Ctrl+1")
+        self.act_tab_faces = a("Faces", lambda: self.tabs.setCurrentIndex(TAB_FACES), "Ctrl+2")
+        self.act_tab_compare = a("Compare", lambda: self.tabs.setCurrentIndex(TAB_COMPARE), "Ctrl+3")
+        self.act_toggle = a("Before / after", self.toggle_compare, "T", "compare",
+                            "Show the whole photo before or after restoring")
+        self.act_split = a("Split", lambda: self.compare.set_mode(CompareMode.SPLIT), "S")
+        self.act_fit = a("Fit", self.compare.fit, "Ctrl+0")
+        self.act_actual = a("100%", self.compare.actual_size, "Ctrl+Alt+0")
+        self.act_zoom_in = a("Zoom in", lambda: self._zoom(1.25), QKeySequence.StandardKey.ZoomIn)
+        self.act_zoom_out = a("Zoom out", lambda: self._zoom(0.8), QKeySequence.StandardKey.ZoomOut)
+        self.act_open_export = a("Show exported files", self.open_export_folder)
+        self.act_help = a("About ENTED Desktop", self.about)
+
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for action in (self.act_add_folder, self.act_add_photos, self.act_new_album, None, self.act_export,
+                       self.act_open_export, None, self.act_settings, None, self.act_quit):
+            file_menu.addSeparator() if action is None else file_menu.addAction(action)
+        restore_menu = bar.addMenu("&Restore")
+        for action in (self.act_restore, self.act_restore_album, self.act_restore_person, None,
+                       self.act_find_faces, None, self.act_finetune):
+            restore_menu.addSeparator() if action is None else restore_menu.addAction(action)
+        people_menu = bar.addMenu("&People")
+        for action in (self.act_name_face, self.act_use_suggested):
+            people_menu.addAction(action)
+        view_menu = bar.addMenu("&View")
+        for action in (self.act_tab_photos, self.act_tab_faces, self.act_tab_compare, None, self.act_toggle,
+                       self.act_split, self.act_fit, self.act_actual, self.act_zoom_in, self.act_zoom_out,
+                       None):
+            view_menu.addSeparator() if action is None else view_menu.addAction(action)
+        for dock in (self.albums_dock, self.people_dock, self.jobs_dock, self.problems_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        bar.addMenu("&Help").addAction(self.act_help)
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setIconSize(QSize(22, 22))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.act_add_folder, self.act_restore, self.act_export, self.act_finetune,
+                       self.act_settings):
+            toolbar.addAction(action)
+        for action in (self.act_toggle, self.act_split, self.act_fit, self.act_actual):
+            self.compare_bar.addAction(action)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 15000)
+
+    def _warn(self, text: str) -> None:
+        self.status(text)
+        QMessageBox.warning(self, "ENTED Desktop", text)
+
+    def _thumbnail_loader(self) -> Callable[[int], Path]:
+        library, size = self.library, self.settings.thumbnail_size
+        return lambda photo_id: library.thumbnail_path(photo_id, size)
+
+    def _apply_grid_size(self) -> None:
+        size = self.settings.thumbnail_size
+        self.grid.setIconSize(QSize(size, size))
+        self.grid.setGridSize(QSize(size + 24, size + 30))
+
+    # -- albums and photos -----------------------------------------------------------------------
+    def refresh_albums(self) -> None:
+        current = self.current_album
+        self.albums.blockSignals(True)
+        self.albums.clear()
+        total = len(self.library.photos())
+        entries = [(ALL_PHOTOS, f"All photos ({total})")]
+        entries += [(a.id, f"{a.name} ({a.photo_count})") for a in self.library.albums()]
+        for album_id, text in entries:
+            item = QListWidgetItem(icon("album"), text)
+            item.setData(AlbumIdRole, album_id)
+            self.albums.addItem(item)
+            if album_id == current:
+                self.albums.setCurrentItem(item)
+        self.albums.blockSignals(False)
+
+    def _on_album_chosen(self, item: QListWidgetItem | None, _previous: object = None) -> None:
+        if item is not None:
+            self.show_album(int(item.data(AlbumIdRole)))
+
+    def show_album(self, album_id: int) -> None:
+        self.current_album = album_id
+        photos = self.library.photos(None if album_id == ALL_PHOTOS else album_id)
+        self.thumbnails.set_photos([PhotoItem(p.id, p.path.name) for p in photos])
+        self.grid_empty.setVisible(not photos)
+        if photos:
+            self.grid.setCurrentIndex(self.thumbnails.index(0))
+
+    def selected_photo_ids(self) -> list[int]:
+        ids = [i.data(PhotoIdRole) for i in self.grid.selectionModel().selectedIndexes()]
+        if not ids and self.current_photo is not None:
+            ids = [self.current_photo]
+        return sorted(set(ids))
+
+    def select_photo(self, photo_id: int | None) -> None:
+        if photo_id is None or photo_id == self.current_photo:
+            return
+        self.current_photo = photo_id
+        self.current_version = None
+        self.faces_view.set_message("Loading…")
+        self._photo_image = None
+        self._version_image = None
+        self.compare.set_images(QImage())
+        self._load_photo(photo_id)
+        self.refresh_faces()
+        self.refresh_versions()
+
+    def open_photo(self, photo_id: int | None) -> None:
+        self.select_photo(photo_id)
+        self.tabs.setCurrentIndex(TAB_FACES)
+
+    def _load_photo(self, photo_id: int) -> None:
+        path = self.library.photo(photo_id).path
+        self.calls.call(("photo", photo_id), lambda: qimage_from_rgb(read_image_rgb8(path)))
+
+    def _on_loaded(self, key: object, value: object) -> None:
+        if not isinstance(key, tuple):
+            return
+        if key == ("photo", self.current_photo):
+            self._photo_image = value
+            self.faces_view.set_photo(value, self._face_marks())  # type: ignore[arg-type]
+            self._show_compare()
+        elif key[0] == "version" and key[1] == self.current_version:
+            self._version_image = value
+            self._show_compare()
+
+    def _on_load_failed(self, key: object, message: str) -> None:
+        if isinstance(key, tuple) and key == ("photo", self.current_photo):
+            self.faces_view.set_message(message)
+            self.status(message)
+        elif isinstance(key, tuple) and key[0] == "version":
+            self.status(message)
+
+    # -- faces -----------------------------------------------------------------------------------
+    def _people(self) -> dict[int, Person]:
+        return {p.id: p for p in self.library.people()}
+
+    def _face_marks(self) -> list[FaceMark]:
+        if self.current_photo is None:
+            return []
+        people = self._people()
+        marks = []
+        for face in self.library.faces_of_photo(self.current_photo):
+            label, named = face_label(face, people)
+            marks.append(FaceMark(face.id, box_rect(face.box), label, named))
+        return marks
+
+    def refresh_faces(self) -> None:
+        self.face_list.clear()
+        if self.current_photo is None:
+            return
+        photo = self.library.photo(self.current_photo)
+        faces = self.library.faces_of_photo(self.current_photo)
+        people = self._people()
+        if photo.faces_detector is None:
+            self.face_list.addItem("Looking for faces…")
+        elif not faces:
+            self.face_list.addItem("No faces found in this photo.")
+        for number, face in enumerate(faces, 1):
+            item = QListWidgetItem(f"Face {number} — {face_plan(face, people)}")
+            item.setData(Qt.ItemDataRole.UserRole, face.id)
+            self.face_list.addItem(item)
+        if self._photo_image is not None:
+            self.faces_view.set_faces(self._face_marks())
+        self.compare.set_faces([box_rect(f.box) for f in faces])
+
+    def name_selected_face(self) -> None:
+        face_id = self.faces_view.selected_face()
+        if face_id is None:
+            marks = self.faces_view.faces()
+            unnamed = [m for m in marks if not m.named] or marks
+            if not unnamed:
+                self.status("This photo has no faces to name.")
+                return
+            face_id = unnamed[0].face_id
+            self.faces_view.select_face(face_id)
+        self.name_face(face_id)
+
+    def name_face(self, face_id: int | None) -> None:
+        if face_id is None:
+            return
+        try:
+            face = self.library.face(face_id)
+            crop = face_crop(self.library, face_id, 96)
+        except UserError as exc:
+            self.status(str(exc))
+            return
+        except OSError:
+            crop = None
+        dialog = NameFaceDialog(self.library.people(), face.person_id, crop, self)
+        if dialog.exec() != NameFaceDialog.DialogCode.Accepted:
+            return
+        try:
+            if dialog.unname:
+                self.library.unassign_faces([face_id])
+                self.status("The face has no name now.")
+            elif dialog.person_id() is not None:
+                self.library.assign_faces([face_id], dialog.person_id())
+                self.status(f"Named {dialog.new_name()}.")
+            else:
+                person_id = self.library.create_person(dialog.new_name(), [face_id])
+                self.status(f"Added {dialog.new_name()}.")
+                self.people_panel.refresh()
+                self.people_panel.select_person(person_id)
+        except UserError as exc:
+            self._warn(str(exc))
+            return
+        self._on_people_changed()
+
+    def _on_people_changed(self) -> None:
+        self.refresh_faces()
+        self.people_panel.refresh()
+
+    # -- versions and compare --------------------------------------------------------------------
+    def refresh_versions(self, choose: int | None = None) -> None:
+        self.version_combo.blockSignals(True)
+        self.version_combo.clear()
+        versions: list[Version] = self.library.versions(self.current_photo) if self.current_photo else []
+        for number, version in enumerate(versions, 1):
+            stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(version.created))
+            self.version_combo.addItem(f"{number}: {version.model}, {stamp}", version.id)
+        if not versions:
+            self.version_combo.addItem("Not restored yet", None)
+        index = self.version_combo.findData(choose) if choose is not None else self.version_combo.count() - 1
+        self.version_combo.setCurrentIndex(max(0, index))
+        self.version_combo.blockSignals(False)
+        self._on_version_chosen()
+
+    def _on_version_chosen(self, *_: object) -> None:
+        version_id = self.version_combo.currentData()
+        self.current_version = version_id
+        self._version_image = None
+        self.compare_report.clear()
+        if version_id is None:
+            self.compare_report.addItem("Not restored yet: press Ctrl+R to restore this photo.")
+            self._show_compare()
+            return
+        version = self.library.version(version_id)
+        for number, report in enumerate(version.report.get("faces", []), 1):
+            self.compare_report.addItem(f"Face {number} — {face_outcome(report)}")
+        if not version.report.get("faces"):
+            self.compare_report.addItem("No faces were restored in this version.")
+        path = version.path
+        self.calls.call(("version", version_id), lambda: qimage_from_rgb(read_image_rgb8(path)))
+
+    def _show_compare(self) -> None:
+        before = self._photo_image
+        if before is None or self.current_photo is None:
+            return
+        after = self._version_image if self.current_version is not None else None
+        split, mode = self.compare.split(), self.compare.mode()
+        self.compare.set_images(before, after)
+        self.compare.set_split(split)
+        self.compare.set_mode(mode)
+        faces = self.library.faces_of_photo(self.current_photo)
+        self.compare.set_faces([box_rect(f.box) for f in faces])
+
+    def _on_compare_face(self, index: int) -> None:
+        if 0 <= index < self.compare_report.count():
+            self.compare_report.setCurrentRow(index)
+
+    def toggle_compare(self) -> None:
+        self.tabs.setCurrentIndex(TAB_COMPARE)
+        self.compare.toggle()
+
+    def _zoom(self, factor: float) -> None:
+        self.compare.zoom_at(factor, self.compare.rect().center().toPointF())
+
+    # -- importing -------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = dropped_paths(event.mimeData().urls())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.import_paths(paths, None)
+
+    def add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", str(Path.home()))
+        if folder:
+            self.import_paths([Path(folder)], None)
+
+    def add_photos(self) -> None:
+        patterns = " ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES))
+        files, _ = QFileDialog.getOpenFileNames(self, "Add photos", str(Path.home()), f"Photos ({patterns})")
+        if files:
+            self.import_paths([Path(f) for f in files], None)
+
+    def new_album(self) -> None:
+        name, ok = QInputDialog.getText(self, "New album", "Album name:")
+        if ok:
+            try:
+                album_id = self.library.create_album(name)
+            except UserError as exc:
+                self._warn(str(exc))
+                return
+            self.current_album = album_id
+            self.refresh_albums()
+            self.show_album(album_id)
+
+    def import_paths(self, paths: list[Path], album_id: int | None) -> None:
+        """Import dropped or chosen folders and files into ``album_id`` (a new album when None)."""
+        if not paths:
+            return
+        try:
+            if album_id is None:
+                album_id = self.library.create_album(album_name_for(paths))
+        except UserError as exc:
+            self._warn(str(exc))
+            return
+        self.current_album = album_id
+        self.refresh_albums()
+        self.show_album(album_id)
+        names = ", ".join(p.name or str(p) for p in paths[:2]) + ("…" if len(paths) > 2 else "")
+        self.queue.submit("import", {"album_id": album_id, "paths": [str(p) for p in paths],
+                                     "title": f"Import {names}", "source": names})
+        self.status(f"Importing {names}…")
+
+    # -- job results -----------------------------------------------------------------------------
+    def request_face_detection(self) -> None:
+        """Look for faces in photos that have none recorded yet, one detect job at a time.
+
+        Called as photos arrive (during an import), when an import or a detect job ends, and at start.
+        A photo is given to a detect job once per session, so an unreadable one cannot loop."""
+        if any(e.kind == "detect" for e in self.queue.active()):
+            self._detect_again = True
+            return
+        self._detect_again = False
+        ids = [i for i in self.library.photos_needing_faces() if i not in self._detect_tried]
+        if ids:
+            self._detect_tried.update(ids)
+            self.submit_detection(ids)
+
+    def submit_detection(self, photo_ids: list[int]) -> None:
+        title = f"Find faces in {count(len(photo_ids), 'photo')}"
+        self.queue.submit("detect", {"photo_ids": photo_ids, "title": title})
+
+    def _on_job_event(self, job_id: int, event: object) -> None:
+        if isinstance(event, PhotosArrived):
+            self.request_face_detection()
+        elif isinstance(event, FacesFound):
+            if event.photo_id == self.current_photo:
+                self.refresh_faces()
+            self._suggest_timer.start()
+        elif isinstance(event, VersionMade):
+            row = self.thumbnails.row_of(event.photo_id)
+            if row is not None:
+                item = self.thumbnails.items()[row]
+                self.thumbnails.update_item(PhotoItem(item.photo_id, item.name, restored=True))
+            if event.photo_id == self.current_photo:
+                self.refresh_versions(choose=event.version_id)
+
+    def _on_job_finished(self, job_id: int, state: str) -> None:
+        entry = self.queue.entries.get(job_id)
+        if entry is None:
+            return
+        outcome = entry.result if isinstance(entry.result, Outcome) else None
+        if entry.kind == "import" and outcome is not None:
+            report = outcome.value
+            self.problems_panel.add_problems(outcome.problems, entry.payload.get("source", ""))
+            if outcome.problems:
+                self.problems_dock.raise_()
+            self.refresh_albums()
+            self.show_album(self.current_album)
+            self._detect_tried.difference_update(report.updated)  # changed photos need their faces again
+            self.request_face_detection()
+        elif entry.kind == "detect":
+            self.people_panel.refresh()
+            if self._detect_again:
+                self.request_face_detection()
+            if outcome is not None and outcome.problems:
+                self.problems_panel.add_problems(outcome.problems, "face detection")
+        elif entry.kind == "restore" and outcome is not None and outcome.problems:
+            self.problems_panel.add_problems(outcome.problems, "restoring")
+        elif entry.kind == "export" and outcome is not None:
+            self.last_export = [e.path for e in outcome.value]
+        if state == "failed":
+            self.status(f"{entry.title} failed: {entry.error}")
+        elif state == "done":
+            self.status(entry.text)
+
+    # -- restoring, exporting --------------------------------------------------------------------
+    def _restore(self, photo_ids: list[int], title: str) -> None:
+        if not photo_ids:
+            self.status("Select photos to restore first.")
+            return
+        self.queue.submit("restore", {"photo_ids": photo_ids, "title": title})
+        self.jobs_dock.raise_()
+        self.status(f"{title}: queued.")
+
+    def restore_selected(self) -> None:
+        ids = self.selected_photo_ids()
+        self._restore(ids, f"Restore {count(len(ids), 'photo')}")
+
+    def restore_album(self) -> None:
+        album_id = None if self.current_album == ALL_PHOTOS else self.current_album
+        ids = [p.id for p in self.library.photos(album_id)]
+        name = "all photos" if album_id is None else self.library.album(album_id).name
+        self._restore(ids, f"Restore {name}")
+
+    def restore_person(self, person_id: int | None) -> None:
+        if person_id is None:
+            return
+        ids = sorted({f.photo_id for f in self.library.faces_of_person(person_id)})
+        self._restore(ids, f"Restore photos of {self.library.person(person_id).name}")
+
+    def find_faces_selected(self) -> None:
+        ids = self.selected_photo_ids()
+        if ids:
+            self.submit_detection(ids)
+
+    def versions_to_export(self) -> list[int]:
+        if self.tabs.currentIndex() == TAB_COMPARE and self.current_version is not None:
+            return [self.current_version]
+        ids = []
+        for photo_id in self.selected_photo_ids():
+            versions = self.library.versions(photo_id)
+            if versions:
+                ids.append(versions[-1].id)
+        return ids
+
+    def export_selected(self) -> None:
+        version_ids = self.versions_to_export()
+        if not version_ids:
+            self._warn("None of the selected photos has been restored yet; restore them before exporting.")
+            return
+        dialog = ExportDialog(len(version_ids), self.settings, self._export_folder, self)
+        if dialog.exec() != ExportDialog.DialogCode.Accepted:
+            return
+        choice = dialog.choice()
+        self._export_folder = choice.dest
+        self.queue.submit("export", {"version_ids": version_ids, "dest": choice.dest, "format": choice.format,
+                                     "quality": choice.quality, "pattern": choice.pattern,
+                                     "title": f"Export {count(len(version_ids), 'photo')}"})
+
+    def open_export_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(self._export_folder))
+
+    # -- dialogs ---------------------------------------------------------------------------------
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self, path=self.settings_path)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        old, self.settings = self.settings, dialog.settings()
+        if (old.device, old.engine, old.model_dir) != (self.settings.device, self.settings.engine,
+                                                        self.settings.model_dir):
+            self.services.reset()
+        if old.thumbnail_size != self.settings.thumbnail_size:
+            self.thumbnails.set_loader(self._thumbnail_loader(), self.settings.thumbnail_size)
+            self._apply_grid_size()
+        self.status("Settings saved.")
+
+    def open_finetune(self) -> None:
+        candidates = []
+        for person in self.library.people():
+            photos = []
+            for face in self.library.faces_of_person(person.id):
+                path = self.library.photo(face.photo_id).path
+                if path not in photos:
+                    photos.append(path)
+            candidates.append(FinetuneCandidate(person.id, person.name, tuple(photos)))
+        model_dir = Path(self.settings.model_dir) if self.settings.model_dir else None
+        personal_root = (model_dir or _default_model_dir()) / "personal"
+
+        def keep(person_id: int, result: Any) -> None:
+            self.library.set_personal_model(person_id, result.model_path)
+            self.people_panel.refresh()
+
+        def discard(person_id: int, result: Any) -> None:
+            if result.model_path is not None:
+                Path(result.model_path).unlink(missing_ok=True)
+
+        dialog = FinetuneDialog(candidates, base_model=None,
+                                out_dir_for=lambda pid: personal_root / f"person-{pid}",
+                                on_keep=keep, on_discard=discard, finetune_fn=self.finetune_fn, parent=self)
+        dialog.exec()
+
+    def about(self) -> None:
+        QMessageBox.about(self, "ENTED Desktop",
+                          "ENTED Desktop restores the faces in old family photos with ENTED, a "
+                          "reference-based face restoration method: name the people, pick a good photo "
+                          "of each as their reference, and restore.")
+
+    # -- closing ---------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop the jobs and wait for every background call, so the library can be closed safely."""
+        self.queue.stop_all()
+        self.calls.shutdown()
+        self.people_panel.calls.shutdown()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        running = [e for e in self.queue.active() if e.state == "running"]
+        if running:
+            answer = QMessageBox.question(
+                self, "ENTED Desktop", f"{len(running)} jobs are still running. Stop them and quit? "
+                "They can be re-run next time.")
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.shutdown()
+        if self.settings_path is not None:
+            save_settings(self.settings, self.settings_path)
+        event.accept()
+
+
+def _default_model_dir() -> Path:
+    from ented_desktop.core import paths
+
+    return paths.model_dir()

@@ -1,0 +1,455 @@
+"""People: their faces, their reference (picked, suggested with reasons, or dropped in as an image),
+and the app's suggestions for grouping unnamed faces, confirmed or rejected with one click.
+
+Everything slow (suggesting groups or a reference reads photos) runs through :class:`AsyncCalls`;
+the panel itself only reads lists from the library and writes what the user decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ented_desktop.core.errors import UserError
+from ented_desktop.core.imageio import SUPPORTED_SUFFIXES
+from ented_desktop.core.library import Library, Person, ReferenceCandidate, Suggestion
+from ented_desktop.gui.async_calls import AsyncCalls
+from ented_desktop.gui.face_images import face_crop, image_file_thumbnail
+from ented_desktop.gui.icons import icon
+from ented_desktop.gui.reference_picker import ReferencePicker
+
+CROP_SIZE = 64
+SUGGESTION_CROP_SIZE = 52
+SUGGESTION_FACES_SHOWN = 4
+SUGGESTIONS_SHOWN = 8  # the best ones; confirming or rejecting one brings up the next
+PersonIdRole = Qt.ItemDataRole.UserRole + 10
+
+
+def dropped_image(paths: list[Path]) -> Path | None:
+    """The first dropped file that looks like a photo (the core checks it for real)."""
+    return next((p for p in paths if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES), None)
+
+
+def reference_text(person: Person, suggestion: ReferenceCandidate | None, pending: bool) -> str:
+    if person.reference_image is not None:
+        return "Reference: an image you added."
+    if person.reference_face_id is not None:
+        return "Reference: a face you picked."
+    if pending:
+        return "No reference yet; looking for the best face…"
+    if suggestion is not None:
+        return f"No reference yet. Suggested: {suggestion.why}."
+    return "No reference yet, and no usable face to suggest."
+
+
+class PeopleList(QListWidget):
+    """The people list; an image file dropped onto a person becomes that person's reference."""
+
+    imageDropped = Signal(int, Path)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setIconSize(QSize(CROP_SIZE, CROP_SIZE))
+        self.setWordWrap(True)
+        self.setSpacing(2)
+
+    def _target(self, event: QDropEvent | QDragMoveEvent) -> QListWidgetItem | None:
+        if not event.mimeData().hasUrls():
+            return None
+        return self.itemAt(event.position().toPoint())
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        if self._target(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        item = self._target(event)
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        image = dropped_image(paths)
+        if item is None or image is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.imageDropped.emit(int(item.data(PersonIdRole)), image)
+
+
+class SuggestionRow(QWidget):
+    """"These faces look like Anna" with the faces and Confirm / Not them."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.faces = QHBoxLayout()
+        self.faces.setSpacing(2)
+        self.text = QLabel(text)
+        self.text.setWordWrap(True)
+        self.confirm = QPushButton("Confirm")
+        self.reject = QPushButton("Not them")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.confirm)
+        buttons.addWidget(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(2)
+        layout.addLayout(self.faces)
+        layout.addWidget(self.text)
+        layout.addLayout(buttons)
+        self.face_labels: dict[int, QLabel] = {}
+
+    def add_face(self, face_id: int) -> None:
+        label = QLabel()
+        label.setFixedSize(SUGGESTION_CROP_SIZE, SUGGESTION_CROP_SIZE)
+        label.setScaledContents(True)
+        label.setStyleSheet("background: palette(mid); border-radius: 4px")
+        self.faces.addWidget(label)
+        self.face_labels[face_id] = label
+
+    def finish_faces(self, extra: int) -> None:
+        if extra > 0:
+            self.faces.addWidget(QLabel(f"+{extra}"))
+        self.faces.addStretch(1)
+
+
+class PeoplePanel(QWidget):
+    personSelected = Signal(int)
+    peopleChanged = Signal()  # names or faces changed: face boxes elsewhere need redrawing
+    restorePersonRequested = Signal(int)
+    message = Signal(str)  # a one-line outcome or error for the status bar
+
+    def __init__(self, library: Library, calls: AsyncCalls | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.calls = calls or AsyncCalls(self)
+        self.calls.done.connect(self._on_done)
+        self.calls.failed.connect(self._on_failed)
+        self._crops: dict[object, QPixmap] = {}
+        self._suggested: dict[int, ReferenceCandidate | None] = {}
+        self._suggestions: list[Suggestion] = []
+        self._suggestion_rows: list[SuggestionRow] = []
+        self._groups_stale = False
+
+        self.people = PeopleList()
+        self.people.currentItemChanged.connect(self._on_current)
+        self.people.imageDropped.connect(self.set_reference_image)
+        self.detail = QLabel("Name faces on a photo to add people. Drop a photo onto a person to use it as "
+                             "their reference.")
+        self.detail.setWordWrap(True)
+        self.use_suggested = QPushButton(icon("reference"), "Use suggested reference")
+        self.use_suggested.clicked.connect(self.accept_suggested_reference)
+        self.choose = QPushButton("Choose face…")
+        self.choose.clicked.connect(self.choose_reference_face)
+        self.from_file = QPushButton("From file…")
+        self.from_file.clicked.connect(self.choose_reference_file)
+        self.rename = QPushButton("Rename…")
+        self.rename.clicked.connect(self.rename_person)
+        self.restore = QPushButton(icon("restore"), "Restore their photos")
+        self.restore.clicked.connect(lambda: self._emit_for_current(self.restorePersonRequested))
+        row1 = QHBoxLayout()
+        row1.addWidget(self.use_suggested)
+        row1.addWidget(self.choose)
+        row1.addWidget(self.from_file)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.rename)
+        row2.addWidget(self.restore)
+        row2.addStretch(1)
+
+        self.suggestions_title = QLabel("<b>Suggestions</b>")
+        self.suggestions = QListWidget()
+        self.suggestions.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        self.suggestions.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.suggestions.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        self.suggestions_empty = QLabel("No grouping suggestions right now.")
+        self.suggestions_empty.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.people, 3)
+        layout.addWidget(self.detail)
+        layout.addLayout(row1)
+        layout.addLayout(row2)
+        layout.addWidget(self.suggestions_title)
+        layout.addWidget(self.suggestions_empty)
+        layout.addWidget(self.suggestions, 2)
+        self.refresh()
+
+    # -- people ----------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Reload people (cheap) and ask for new grouping suggestions (in the background)."""
+        current = self.current_person_id()
+        self.people.blockSignals(True)
+        self.people.clear()
+        for person in self.library.people():
+            item = QListWidgetItem(self._person_text(person))
+            item.setData(PersonIdRole, person.id)
+            item.setIcon(QIcon(self._person_pixmap(person)))
+            item.setToolTip("Drop a photo here to make it this person's reference.")
+            self.people.addItem(item)
+            if person.id == current:
+                self.people.setCurrentItem(item)
+        self.people.blockSignals(False)
+        if self.people.currentItem() is None and self.people.count():
+            self.people.setCurrentRow(0)
+        self._update_detail()
+        self.refresh_suggestions()
+
+    def _person_text(self, person: Person) -> str:
+        faces = f"{person.face_count} face" + ("" if person.face_count == 1 else "s")
+        has_reference = person.reference_face_id is not None or person.reference_image is not None
+        extras = [faces, "reference set" if has_reference else "no reference"]
+        if person.personal_model is not None:
+            extras.append("personal model")
+        return f"{person.name}\n" + " · ".join(extras)
+
+    def _person_pixmap(self, person: Person) -> QPixmap:
+        key: object
+        if person.reference_image is not None:
+            key = ("image", str(person.reference_image))
+            path = person.reference_image
+            fn = lambda: image_file_thumbnail(path, CROP_SIZE)  # noqa: E731
+        else:
+            face_id = person.reference_face_id
+            if face_id is None:
+                faces = self.library.faces_of_person(person.id)
+                face_id = faces[0].id if faces else None
+            if face_id is None:
+                return icon("person").pixmap(CROP_SIZE, CROP_SIZE)
+            key = ("face", face_id)
+            library = self.library
+            fn = lambda: face_crop(library, face_id, CROP_SIZE)  # noqa: E731
+        pixmap = self._crops.get(key)
+        if pixmap is None:
+            self.calls.call(key, fn)
+            return icon("person").pixmap(CROP_SIZE, CROP_SIZE)
+        return pixmap
+
+    def current_person_id(self) -> int | None:
+        item = self.people.currentItem()
+        return None if item is None else int(item.data(PersonIdRole))
+
+    def select_person(self, person_id: int) -> None:
+        for row in range(self.people.count()):
+            if self.people.item(row).data(PersonIdRole) == person_id:
+                self.people.setCurrentRow(row)
+                return
+
+    def _on_current(self, *_: object) -> None:
+        self._update_detail()
+        person_id = self.current_person_id()
+        if person_id is not None:
+            self.personSelected.emit(person_id)
+
+    def _emit_for_current(self, signal: Signal) -> None:
+        person_id = self.current_person_id()
+        if person_id is not None:
+            signal.emit(person_id)
+
+    def _update_detail(self) -> None:
+        person_id = self.current_person_id()
+        has_person = person_id is not None
+        for button in (self.choose, self.from_file, self.rename, self.restore):
+            button.setEnabled(has_person)
+        if person_id is None:
+            self.use_suggested.setEnabled(False)
+            return
+        try:
+            person = self.library.person(person_id)
+        except UserError:
+            self.refresh()
+            return
+        needs = person.reference_face_id is None and person.reference_image is None
+        pending = self.calls.busy(("suggest", person_id))
+        if needs and person_id not in self._suggested and not pending:
+            library = self.library
+            self.calls.call(("suggest", person_id), lambda: library.suggest_reference(person_id))
+            pending = True
+        suggestion = self._suggested.get(person_id)
+        self.detail.setText(f"<b>{person.name}</b><br>{reference_text(person, suggestion, pending)}")
+        self.use_suggested.setEnabled(needs and suggestion is not None)
+
+    # -- references ------------------------------------------------------------------------------
+    def accept_suggested_reference(self) -> None:
+        person_id = self.current_person_id()
+        suggestion = self._suggested.get(person_id) if person_id is not None else None
+        if person_id is None or suggestion is None:
+            return
+        self._write(lambda: self.library.set_reference_face(person_id, suggestion.face_id),
+                    "Reference set: " + suggestion.why + ".")
+
+    def set_reference_face(self, person_id: int, face_id: int) -> None:
+        self._write(lambda: self.library.set_reference_face(person_id, face_id), "Reference face set.")
+
+    def choose_reference_face(self) -> None:
+        person_id = self.current_person_id()
+        if person_id is None:
+            return
+        if not self.library.faces_of_person(person_id):
+            self.message.emit("This person has no faces to choose from yet.")
+            return
+        picker = ReferencePicker(self.library, person_id, self)
+        if picker.exec() == QDialog.DialogCode.Accepted and picker.face_id() is not None:
+            self.set_reference_face(person_id, picker.face_id())
+
+    def choose_reference_file(self) -> None:
+        person_id = self.current_person_id()
+        if person_id is None:
+            return
+        patterns = " ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES))
+        name, _ = QFileDialog.getOpenFileName(self, "Reference photo", str(Path.home()),
+                                              f"Photos ({patterns})")
+        if name:
+            self.set_reference_image(person_id, Path(name))
+
+    def set_reference_image(self, person_id: int, path: Path) -> None:
+        self._write(lambda: self.library.set_reference_image(person_id, path),
+                    f'"{path.name}" is now the reference.')
+
+    def rename_person(self) -> None:
+        person_id = self.current_person_id()
+        if person_id is None:
+            return
+        person = self.library.person(person_id)
+        name, ok = QInputDialog.getText(self, "Rename", "Name:", text=person.name)
+        if ok:
+            self._write(lambda: self.library.rename_person(person_id, name), f"Renamed to {name.strip()}.")
+
+    def _write(self, change: Callable[[], object], done_text: str) -> bool:
+        """Run one library change the user asked for; its UserError becomes a message, not a crash."""
+        try:
+            change()
+        except UserError as exc:
+            QMessageBox.warning(self, "ENTED Desktop", str(exc))
+            return False
+        self.message.emit(done_text)
+        self._suggested.clear()
+        self.refresh()
+        self.peopleChanged.emit()
+        return True
+
+    # -- grouping suggestions --------------------------------------------------------------------
+    def refresh_suggestions(self) -> None:
+        """Ask for grouping suggestions; one asked for while another runs replaces its (stale) answer."""
+        if not self.calls.call("groups", self.library.suggest_groups):
+            self._groups_stale = True
+
+    def _show_suggestions(self, suggestions: list[Suggestion]) -> None:
+        suggestions = suggestions[:SUGGESTIONS_SHOWN]
+        if suggestions == self._suggestions and self._suggestion_rows:
+            return  # unchanged: rebuilding the rows would only cost time
+        self._suggestions = suggestions
+        self.suggestions.clear()
+        self._suggestion_rows = []
+        names = {p.id: p.name for p in self.library.people()}
+        for index, suggestion in enumerate(suggestions):
+            count = len(suggestion.face_ids)
+            if suggestion.person_id is not None:
+                who = names.get(suggestion.person_id, "a named person")
+                text = f"{count} unnamed face{'s' if count > 1 else ''} look like {who}."
+            else:
+                text = f"{count} unnamed faces look like the same person."
+            row = SuggestionRow(text)
+            for face_id in suggestion.face_ids[:SUGGESTION_FACES_SHOWN]:
+                row.add_face(face_id)
+                self._fill_face(row, face_id)
+            row.finish_faces(count - SUGGESTION_FACES_SHOWN)
+            row.confirm.setText("Confirm" if suggestion.person_id is not None else "Name…")
+            row.confirm.clicked.connect(lambda _=False, i=index: self.accept_suggestion(i))
+            row.reject.clicked.connect(lambda _=False, i=index: self.reject_suggestion(i))
+            item = QListWidgetItem()
+            item.setSizeHint(QSize(0, row.sizeHint().height()))  # as wide as the list, never wider
+            self.suggestions.addItem(item)
+            self.suggestions.setItemWidget(item, row)
+            self._suggestion_rows.append(row)
+        self.suggestions_empty.setVisible(not suggestions)
+        self.suggestions.setVisible(bool(suggestions))
+
+    def _fill_face(self, row: SuggestionRow, face_id: int) -> None:
+        pixmap = self._crops.get(("face", face_id))
+        if pixmap is not None:
+            row.face_labels[face_id].setPixmap(pixmap)
+            return
+        library = self.library
+        self.calls.call(("face", face_id), lambda: face_crop(library, face_id, CROP_SIZE))
+
+    def accept_suggestion(self, index: int) -> None:
+        suggestion = self._suggestions[index]
+        name = None
+        if suggestion.person_id is None:
+            name, ok = QInputDialog.getText(self, "New person", "Who is this?")
+            if not ok or not name.strip():
+                return
+        self._write(lambda: self.library.accept_suggestion(suggestion, name), "Faces named.")
+
+    def reject_suggestion(self, index: int) -> None:
+        suggestion = self._suggestions[index]
+        self._write(lambda: self.library.reject_suggestion(suggestion), "Suggestion dismissed.")
+
+    # -- background results ----------------------------------------------------------------------
+    def _on_done(self, key: object, value: object) -> None:
+        if key == "groups":
+            if self._groups_stale:
+                self._groups_stale = False
+                self.refresh_suggestions()
+                return
+            self._show_suggestions(list(value))  # type: ignore[call-overload]
+        elif isinstance(key, tuple) and key[0] == "suggest":
+            self._suggested[key[1]] = value  # type: ignore[assignment]
+            if self.current_person_id() == key[1]:
+                self._update_detail()
+        elif isinstance(key, tuple) and key[0] in ("face", "image") and isinstance(value, QImage):
+            pixmap = QPixmap.fromImage(value)
+            self._crops[key] = pixmap
+            self._place_crop(key, pixmap)
+
+    def _place_crop(self, key: tuple, pixmap: QPixmap) -> None:
+        for row in self._suggestion_rows:
+            if key[0] == "face" and key[1] in row.face_labels:
+                row.face_labels[key[1]].setPixmap(pixmap)
+        for i in range(self.people.count()):
+            item = self.people.item(i)
+            try:
+                person = self.library.person(int(item.data(PersonIdRole)))
+            except UserError:
+                continue
+            wanted = (("image", str(person.reference_image)) if person.reference_image is not None
+                      else ("face", person.reference_face_id))
+            if wanted == key or (person.reference_face_id is None and person.reference_image is None
+                                 and key[0] == "face" and self._first_face(person.id) == key[1]):
+                item.setIcon(QIcon(pixmap))
+
+    def _first_face(self, person_id: int) -> int | None:
+        faces = self.library.faces_of_person(person_id)
+        return faces[0].id if faces else None
+
+    def _on_failed(self, key: object, message: str) -> None:
+        if key == "groups" and self._groups_stale:
+            self._groups_stale = False
+            self.refresh_suggestions()
+        elif key == "groups" or (isinstance(key, tuple) and key[0] == "suggest"):
+            self.message.emit(message)
+            if isinstance(key, tuple):
+                self._suggested[key[1]] = None
+                self._update_detail()

@@ -1,0 +1,112 @@
+"""Pick a person's reference among their faces, shown as pictures ranked best first with the reasons."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ented_desktop.core.library import Library, ReferenceCandidate
+from ented_desktop.gui.async_calls import AsyncCalls
+from ented_desktop.gui.face_images import face_crop
+from ented_desktop.gui.icons import icon
+
+PICK_SIZE = 112
+FaceIdRole = Qt.ItemDataRole.UserRole + 30
+
+
+class ReferencePicker(QDialog):
+    """After OK, :meth:`face_id` is the chosen face."""
+
+    def __init__(self, library: Library, person_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        person = library.person(person_id)
+        self.setWindowTitle(f"Reference for {person.name}")
+        self.library = library
+        self.person_id = person_id
+        self.calls = AsyncCalls(self)
+        self.calls.done.connect(self._on_done)
+        self.calls.failed.connect(self._on_failed)
+        self.faces = QListWidget()
+        self.faces.setViewMode(QListView.ViewMode.IconMode)
+        self.faces.setIconSize(QSize(PICK_SIZE, PICK_SIZE))
+        self.faces.setGridSize(QSize(PICK_SIZE + 60, PICK_SIZE + 56))
+        self.faces.setResizeMode(QListView.ResizeMode.Adjust)
+        self.faces.setMovement(QListView.Movement.Static)
+        self.faces.setWordWrap(True)
+        self.faces.itemDoubleClicked.connect(lambda _: self.accept())
+        self.note = QLabel("Ranking the faces by sharpness, size and pose…")
+        self.note.setWordWrap(True)
+        standard = QDialogButtonBox.StandardButton
+        buttons = QDialogButtonBox(standard.Ok | standard.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.faces.currentItemChanged.connect(lambda item, _: self.ok.setEnabled(item is not None))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.note)
+        layout.addWidget(self.faces, 1)
+        layout.addWidget(buttons)
+        self.resize(640, 460)
+
+        placeholder = QIcon(icon("person").pixmap(PICK_SIZE, PICK_SIZE))
+        for number, face in enumerate(library.faces_of_person(person_id), 1):
+            item = QListWidgetItem(placeholder, f"Face {number}")
+            item.setData(FaceIdRole, face.id)
+            self.faces.addItem(item)
+            self.calls.call(("crop", face.id), lambda fid=face.id: face_crop(library, fid, PICK_SIZE))
+            if face.id == person.reference_face_id:
+                self.faces.setCurrentItem(item)
+        self.ok.setEnabled(self.faces.currentItem() is not None)
+        self.calls.call("rank", lambda: library.reference_candidates(person_id))
+
+    def _on_failed(self, key: object, message: str) -> None:
+        if key == "rank":
+            self.note.setText(message)
+
+    def _item(self, face_id: int) -> QListWidgetItem | None:
+        for row in range(self.faces.count()):
+            if self.faces.item(row).data(FaceIdRole) == face_id:
+                return self.faces.item(row)
+        return None
+
+    def _on_done(self, key: object, value: object) -> None:
+        if isinstance(key, tuple) and key[0] == "crop" and isinstance(value, QImage):
+            item = self._item(key[1])
+            if item is not None:
+                item.setIcon(QIcon(QPixmap.fromImage(value)))
+        elif key == "rank":
+            self._show_ranking(list(value))  # type: ignore[call-overload]
+
+    def _show_ranking(self, ranked: list[ReferenceCandidate]) -> None:
+        """Best first; the best is marked as the suggestion and each face says why it ranks there."""
+        for position, candidate in enumerate(ranked):
+            item = self._item(candidate.face_id)
+            if item is None:
+                continue
+            self.faces.takeItem(self.faces.row(item))
+            self.faces.insertItem(position, item)
+            item.setText(("★ Suggested\n" if position == 0 else "") + candidate.why)
+            item.setToolTip(f"Score {candidate.score:.2f}: {candidate.why}")
+        self.note.setText("Best candidates first (sharp, large and frontal faces make the best references). "
+                          "Double-click a face to use it." if ranked else
+                          "None of these faces could be measured; any of them can still be chosen.")
+        if self.faces.currentItem() is None and self.faces.count():
+            self.faces.setCurrentRow(0)
+
+    def face_id(self) -> int | None:
+        item = self.faces.currentItem()
+        return None if item is None else int(item.data(FaceIdRole))
+
+    def done(self, result: int) -> None:
+        self.calls.shutdown()
+        super().done(result)

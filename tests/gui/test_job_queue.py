@@ -1,0 +1,170 @@
+"""The job queue against a real library: states recorded, progress, cancel, pause, retry, restart."""
+
+import threading
+
+import pytest
+
+from ented_desktop.core.errors import UserError
+from ented_desktop.core.library import Library
+from ented_desktop.gui.job_queue import JobQueue, Step
+
+
+def counting_work(steps, delay=0.0, fail_at=None, gate=None):
+    def factory(payload):
+        def work(control):
+            for i in range(steps):
+                if gate is not None:
+                    gate.wait(5)
+                if fail_at is not None and i == fail_at:
+                    raise UserError("The photo could not be read.")
+                threading.Event().wait(delay)
+                yield Step((i + 1) / steps, f"step {i + 1}")
+            return f"Did {steps} steps."
+        return work
+    return factory
+
+
+@pytest.fixture
+def library(tmp_path):
+    lib = Library(tmp_path / "lib")
+    yield lib
+    lib.close()
+
+
+def make_queue(qtbot, library, factory):
+    return JobQueue(library, {"restore": factory, "import": factory})
+
+
+def wait_state(qtbot, queue, job_id, state, timeout=5000):
+    qtbot.waitUntil(lambda: queue.entries[job_id].state == state, timeout=timeout)
+
+
+def test_a_job_runs_and_is_recorded(qtbot, library):
+    queue = make_queue(qtbot, library, counting_work(5))
+    job_id = queue.submit("restore", {"photo_ids": [1], "title": "Restore 1 photo"})
+    assert library.job(job_id).kind == "restore"
+    wait_state(qtbot, queue, job_id, "done")
+    entry = queue.entries[job_id]
+    assert entry.text == "Did 5 steps." and entry.fraction == 1.0 and entry.title == "Restore 1 photo"
+    job = library.job(job_id)
+    assert job.state == "done" and job.progress == 1.0
+    queue.stop_all()
+
+
+def test_failure_is_recorded_with_its_sentence(qtbot, library):
+    queue = make_queue(qtbot, library, counting_work(5, fail_at=2))
+    job_id = queue.submit("restore", {"photo_ids": [1]})
+    wait_state(qtbot, queue, job_id, "failed")
+    assert queue.entries[job_id].error == "The photo could not be read."
+    assert library.job(job_id).error == "The photo could not be read."
+    assert queue.entries[job_id].can_retry()
+    queue.stop_all()
+
+
+def test_cancel_a_running_job(qtbot, library):
+    queue = make_queue(qtbot, library, counting_work(1000, delay=0.005))
+    job_id = queue.submit("restore", {})
+    wait_state(qtbot, queue, job_id, "running")
+    queue.cancel(job_id)
+    wait_state(qtbot, queue, job_id, "cancelled")
+    assert library.job(job_id).state == "cancelled"
+    queue.stop_all()
+
+
+def test_pause_and_resume_a_running_job(qtbot, library):
+    gate = threading.Event()
+    queue = make_queue(qtbot, library, counting_work(3, gate=gate))
+    job_id = queue.submit("restore", {})
+    wait_state(qtbot, queue, job_id, "running")
+    queue.pause(job_id)
+    assert library.job(job_id).state == "paused"
+    gate.set()
+    qtbot.wait(200)
+    assert queue.entries[job_id].state == "paused"  # held at the first step boundary
+    assert library.job(job_id).progress < 1.0
+    queue.resume(job_id)
+    wait_state(qtbot, queue, job_id, "done")
+    assert library.job(job_id).state == "done"
+    queue.stop_all()
+
+
+def test_jobs_of_a_lane_run_one_at_a_time_and_queued_ones_can_be_paused(qtbot, library):
+    gate = threading.Event()
+    queue = make_queue(qtbot, library, counting_work(2, gate=gate))
+    first = queue.submit("restore", {})
+    second = queue.submit("restore", {})
+    wait_state(qtbot, queue, first, "running")
+    assert queue.entries[second].state == "queued"
+    queue.pause(second)
+    assert library.job(second).state == "paused"
+    gate.set()
+    wait_state(qtbot, queue, first, "done")
+    qtbot.wait(100)
+    assert queue.entries[second].state == "paused"
+    queue.resume(second)
+    wait_state(qtbot, queue, second, "done")
+    queue.stop_all()
+
+
+def test_retry_runs_a_failed_job_again(qtbot, library):
+    attempts = []
+
+    def factory(payload):
+        def work(control):
+            attempts.append(1)
+            yield Step(0.5, "half")
+            if len(attempts) == 1:
+                raise UserError("The disk is full.")
+            return "ok"
+        return work
+
+    queue = make_queue(qtbot, library, factory)
+    job_id = queue.submit("restore", {"photo_ids": [3]})
+    wait_state(qtbot, queue, job_id, "failed")
+    queue.retry(job_id)
+    wait_state(qtbot, queue, job_id, "done")
+    assert len(attempts) == 2 and library.job(job_id).state == "done"
+    queue.stop_all()
+
+
+def test_interrupted_jobs_are_shown_after_restart_and_can_be_rerun(qtbot, tmp_path):
+    first = Library(tmp_path / "lib")
+    job_id = first.add_job("restore", {"photo_ids": [1, 2], "title": "Restore 2 photos"})
+    waiting = first.add_job("restore", {"photo_ids": [3]})
+    first.set_job_state(job_id, "running")
+    first.close()  # the program "ended" with the job running
+
+    second = Library(tmp_path / "lib")
+    queue = make_queue(qtbot, second, counting_work(2))
+    shown = {e.job_id: e for e in queue.load_previous()}
+    assert shown[job_id].state == "interrupted" and "re-run" in shown[job_id].text
+    assert shown[job_id].title == "Restore 2 photos"
+    wait_state(qtbot, queue, waiting, "done")  # one that was only waiting starts by itself
+    assert queue.entries[job_id].state == "interrupted"
+    queue.retry(job_id)
+    wait_state(qtbot, queue, job_id, "done")
+    assert second.job(job_id).state == "done"
+    queue.stop_all()
+    second.close()
+
+
+def test_imports_are_shown_but_not_recorded(qtbot, library):
+    queue = make_queue(qtbot, library, counting_work(2))
+    job_id = queue.submit("import", {"album_id": 1, "paths": []})
+    assert job_id < 0
+    wait_state(qtbot, queue, job_id, "done")
+    assert library.jobs() == []
+    queue.stop_all()
+
+
+def test_jobs_stopped_by_closing_show_as_interrupted_next_time(qtbot, tmp_path):
+    library = Library(tmp_path / "lib")
+    queue = make_queue(qtbot, library, counting_work(1000, delay=0.005))
+    job_id = queue.submit("restore", {})
+    wait_state(qtbot, queue, job_id, "running")
+    assert queue.stop_all()
+    qtbot.wait(50)
+    library.close()
+    reopened = Library(tmp_path / "lib")
+    assert reopened.job(job_id).state == "interrupted"
+    reopened.close()

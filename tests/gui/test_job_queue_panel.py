@@ -1,0 +1,57 @@
+"""The queue panel shows each job's state, progress and error, and its buttons act on the queue."""
+
+import threading
+
+import pytest
+
+from ented_desktop.core.errors import UserError
+from ented_desktop.core.library import Library
+from ented_desktop.gui.job_queue import JobQueue, Step
+from ented_desktop.gui.job_queue_panel import JobQueuePanel
+
+
+@pytest.fixture
+def library(tmp_path):
+    lib = Library(tmp_path / "lib")
+    yield lib
+    lib.close()
+
+
+def test_rows_follow_the_jobs_and_buttons_act(qtbot, library):
+    gate = threading.Event()
+
+    def factory(payload):
+        def work(control):
+            yield Step(0.25, "first quarter")
+            gate.wait(5)
+            if payload.get("fail"):
+                raise UserError("No trained ENTED model is installed.")
+            yield Step(1.0, "all")
+            return "Restored 1 of 1 photos."
+        return work
+
+    queue = JobQueue(library, {"restore": factory})
+    panel = JobQueuePanel(queue)
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.empty.isVisible()
+    ok = queue.submit("restore", {"title": "Restore album"})
+    bad = queue.submit("restore", {"title": "Restore person", "fail": True})
+    assert not panel.empty.isVisible() and set(panel.rows) == {ok, bad}
+    row = panel.rows[ok]
+    qtbot.waitUntil(lambda: row.text.text() == "first quarter", timeout=3000)
+    assert row.title.text() == "Restore album" and row.state.text() == "Running"
+    assert row.bar.value() == 250
+    assert row.pause_button.isVisible() and row.cancel_button.isVisible() and not row.retry_button.isVisible()
+    row.pause_button.click()
+    assert row.state.text() == "Paused" and row.resume_button.isVisible()
+    row.resume_button.click()
+    gate.set()
+    qtbot.waitUntil(lambda: queue.entries[bad].state == "failed", timeout=5000)
+    assert row.state.text() == "Done" and row.text.text() == "Restored 1 of 1 photos."
+    bad_row = panel.rows[bad]
+    assert bad_row.text.text() == "No trained ENTED model is installed."
+    assert bad_row.retry_button.isVisible() and not bad_row.pause_button.isVisible()
+    panel.clear_finished()
+    assert bad in panel.rows and ok not in panel.rows  # failed jobs stay until re-run or cancelled
+    queue.stop_all()

@@ -1,0 +1,261 @@
+"""The main window end to end with fakes for the detector and the restorer (offscreen, real library)."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtWidgets import QDialog
+
+from ented_desktop.core.errors import ModelError
+from ented_desktop.core.library import Library
+from ented_desktop.core.settings import Settings
+from ented_desktop.gui import main_window as main_window_module
+from ented_desktop.gui.main_window import TAB_COMPARE, MainWindow
+from ented_desktop.gui.stall_meter import StallMeter
+from ented_desktop.gui.tasks import Services
+from ented_desktop.gui.test_hooks import send_drop, snapshot
+
+from .fakes import FakeFaceFinder, FakeLoader, fake_prepare_reference, make_photo
+
+
+def bad_folder(root: Path) -> Path:
+    folder = root / "shoebox"
+    folder.mkdir()
+    for i, shade in enumerate((200, 200, 60)):
+        make_photo(folder / f"good_{i}.jpg", shade)
+    good = (folder / "good_0.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(good[: len(good) // 3])
+    (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.txt").write_text("grandma's birthday")
+    (folder / "text.png").write_text("this is not a picture")
+    (folder / "loop").symlink_to(folder)
+    (folder / "broken.jpg").symlink_to(folder / "nowhere.jpg")
+    return folder
+
+
+@pytest.fixture
+def setup(qtbot, tmp_path):
+    library = Library(tmp_path / "lib")
+    settings = Settings()
+    loader = FakeLoader()
+    services = Services(lambda: settings, face_finder=lambda s: FakeFaceFinder(), restorer_loader=loader,
+                        reference_preparer=fake_prepare_reference)
+    window = MainWindow(library, settings, settings_path=tmp_path / "settings.json", services=services)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window, library, loader
+    window.shutdown()
+    library.close()
+
+
+def wait_jobs_done(qtbot, window, timeout=10000):
+    qtbot.waitUntil(lambda: window.queue.entries and not window.queue.active(), timeout=timeout)
+
+
+def import_folder(qtbot, window, folder):
+    assert send_drop(window, [folder])
+    wait_jobs_done(qtbot, window)
+
+
+def test_dropping_a_bad_folder_imports_the_good_photos_and_lists_the_rest(qtbot, setup, tmp_path):
+    window, library, _ = setup
+    import_folder(qtbot, window, bad_folder(tmp_path))
+    assert window.thumbnails.rowCount() == 3
+    assert [a.name for a in library.albums()] == ["shoebox"]
+    problems = dict((Path(p).name, reason) for p, reason in window.problems_panel.rows())
+    expected = {"truncated.jpg", "corrupt.png", "empty.jpg", "notes.txt", "text.png", "loop", "broken.jpg"}
+    assert expected <= set(problems)
+    assert "link loop" in problems["loop"] and "broken link" in problems["broken.jpg"]
+    assert window.problems_dock.windowTitle() == f"Problems ({len(problems)})"
+    kinds = {e.kind: e.state for e in window.queue.entries.values()}
+    assert kinds == {"import": "done", "detect": "done"}
+    assert all(len(library.faces_of_photo(p.id)) == 1 for p in library.photos())
+
+
+def test_name_suggest_reference_restore_compare(qtbot, setup, tmp_path, monkeypatch):
+    window, library, loader = setup
+    folder = tmp_path / "family"
+    folder.mkdir()
+    for i, shade in enumerate((200, 200, 200, 60)):
+        make_photo(folder / f"p{i}.jpg", shade)
+    import_folder(qtbot, window, folder)
+    first = library.photos()[0]
+    window.open_photo(first.id)
+    qtbot.waitUntil(lambda: len(window.faces_view.faces()) == 1, timeout=5000)
+    assert not window.faces_view.faces()[0].named
+    assert "without a reference" in window.face_list.item(0).text()
+
+    # name the face: the dialog is answered like a user would
+    def answer(dialog):
+        dialog.name.setEditText("Grandma")
+        return QDialog.DialogCode.Accepted
+    monkeypatch.setattr(main_window_module.NameFaceDialog, "exec", answer)
+    window.name_face(window.faces_view.faces()[0].face_id)
+    assert [p.name for p in library.people()] == ["Grandma"]
+    assert window.faces_view.faces()[0].label == "Grandma"
+
+    # the two other bright photos are suggested as Grandma; one click confirms
+    panel = window.people_panel
+    qtbot.waitUntil(lambda: [r.text.text() for r in panel._suggestion_rows]
+                    == ["2 unnamed faces look like Grandma."], timeout=5000)
+    panel._suggestion_rows[0].confirm.click()
+    person = library.people()[0]
+    assert person.face_count == 3
+
+    # the suggested reference comes with its reasons
+    panel.select_person(person.id)
+    qtbot.waitUntil(lambda: panel.use_suggested.isEnabled(), timeout=5000)
+    assert "Suggested:" in panel.detail.text() and "sharp" in panel.detail.text()
+    panel.use_suggested.click()
+    assert library.person(person.id).reference_face_id is not None
+
+    # restore all photos of the album; the dark one is nobody: no-reference fallback, and the UI says so
+    window.restore_album()
+    wait_jobs_done(qtbot, window)
+    assert all(len(library.versions(p.id)) == 1 for p in library.photos())
+    dark = library.photos()[-1]
+    window.select_photo(dark.id)
+    window.tabs.setCurrentIndex(TAB_COMPARE)
+    qtbot.waitUntil(lambda: window.compare.has_after(), timeout=5000)
+    assert "(the face served as its own reference)" in window.compare_report.item(0).text()
+    window.select_photo(first.id)
+    qtbot.waitUntil(lambda: window.compare.has_after(), timeout=5000)
+    assert "restored with Grandma's reference" in window.compare_report.item(0).text()
+    state = snapshot(window)
+    assert state["compare"]["has_after"] and state["versions"]
+
+
+def test_missing_model_shows_the_core_message_and_nothing_crashes(qtbot, setup, tmp_path):
+    window, library, loader = setup
+    loader.error = ModelError("No trained ENTED model is installed; put one in the model folder.")
+    folder = tmp_path / "one"
+    folder.mkdir()
+    make_photo(folder / "a.jpg", 120)
+    import_folder(qtbot, window, folder)
+    window.restore_selected()
+    wait_jobs_done(qtbot, window)
+    failed = [e for e in window.queue.entries.values() if e.kind == "restore"]
+    assert failed[0].state == "failed"
+    assert failed[0].error == "No trained ENTED model is installed; put one in the model folder."
+    assert "No trained ENTED model" in window.statusBar().currentMessage()
+
+
+def test_personal_model_is_used_for_that_persons_faces(qtbot, setup, tmp_path):
+    window, library, loader = setup
+    folder = tmp_path / "two"
+    folder.mkdir()
+    make_photo(folder / "a.jpg", 200)
+    make_photo(folder / "b.jpg", 60)
+    import_folder(qtbot, window, folder)
+    a, b = library.photos()
+    model = tmp_path / "anna.safetensors"
+    model.write_bytes(b"weights")
+    anna = library.create_person("Anna", [library.faces_of_photo(a.id)[0].id])
+    library.set_personal_model(anna, model)
+    window.queue.submit("restore", {"photo_ids": [a.id, b.id]})
+    wait_jobs_done(qtbot, window)
+    assert loader.loaded == [None, model.absolute()]
+    report = library.versions(a.id)[0].report["faces"][0]
+    assert report["model"] == "anna.safetensors" and report["person"] == "Anna"
+
+
+def test_export_never_replaces_an_existing_file(qtbot, setup, tmp_path):
+    window, library, _ = setup
+    folder = tmp_path / "three"
+    folder.mkdir()
+    make_photo(folder / "wedding.jpg", 150)
+    import_folder(qtbot, window, folder)
+    photo = library.photos()[0]
+    window.queue.submit("restore", {"photo_ids": [photo.id]})
+    wait_jobs_done(qtbot, window)
+    version = library.versions(photo.id)[0].id
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "wedding_restored.jpg").write_bytes(b"somebody else's file")
+    payload = {"version_ids": [version], "dest": str(out), "format": "jpeg", "quality": 90,
+               "pattern": "{stem}_restored"}
+    job = window.queue.submit("export", payload)
+    wait_jobs_done(qtbot, window)
+    assert (out / "wedding_restored.jpg").read_bytes() == b"somebody else's file"
+    assert "got a new name" in window.queue.entries[job].text
+    written = window.last_export[0]
+    assert written.parent == out and written.name != "wedding_restored.jpg"
+    with Image.open(written) as im:
+        assert im.format == "JPEG" and im.getexif().get(0x0132) == "2001:02:03 04:05:06"
+
+
+def test_main_thread_never_stalls_while_a_batch_restores(qtbot, setup, tmp_path):
+    """Twelve photos restored by a deliberately slow fake (0.25 s each) while a 10 ms timer on the main
+    thread measures the longest gap; the window must answer within 100 ms throughout."""
+    window, library, loader = setup
+    loader.seconds = 0.25
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for i in range(12):
+        make_photo(folder / f"b{i:02d}.jpg", 40 + 15 * i, size=(640, 480))
+    import_folder(qtbot, window, folder)
+    window.grid.selectAll()
+    meter = StallMeter()
+    meter.start()
+    window.restore_selected()
+    window.tabs.setCurrentIndex(TAB_COMPARE)
+    wait_jobs_done(qtbot, window, timeout=30000)
+    meter.stop()
+    print(f"\nlongest main-thread stall during a 12-photo restore batch: {meter.longest_ms:.1f} ms "
+          f"({meter.ticks} ticks)")
+    assert all(library.versions(p.id) for p in library.photos())
+    assert meter.ticks > 100
+    assert meter.longest_ms < 100
+
+
+def test_settings_change_resets_services_and_thumbnails(qtbot, setup, monkeypatch):
+    window, library, loader = setup
+    window.services.restorer(None)
+
+    def answer(dialog):
+        dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+        dialog.thumbnail_size.setValue(128)
+        dialog.accept()
+        return QDialog.DialogCode.Accepted
+    monkeypatch.setattr(main_window_module.SettingsDialog, "exec", answer)
+    window.open_settings()
+    assert window.settings.device == "cpu" and window.settings.thumbnail_size == 128
+    assert window.grid.iconSize().width() == 128
+    window.services.restorer(None)
+    assert len(loader.loaded) == 2  # reloaded for the new device
+
+
+def test_pixels_of_restored_face_differ_in_compare(qtbot, setup, tmp_path):
+    window, library, _ = setup
+    folder = tmp_path / "four"
+    folder.mkdir()
+    make_photo(folder / "x.png", 100)
+    import_folder(qtbot, window, folder)
+    photo = library.photos()[0]
+    window.queue.submit("restore", {"photo_ids": [photo.id]})
+    wait_jobs_done(qtbot, window)
+    from ented_desktop.core.imageio import read_image_rgb8
+    before = read_image_rgb8(photo.path)
+    after = read_image_rgb8(library.versions(photo.id)[0].path)
+    assert int(after[60, 80, 0]) == int(before[60, 80, 0]) + 60  # the face box was brightened
+    assert np.array_equal(after[5, 5], before[5, 5])  # outside the face nothing changed
+
+
+def test_faces_are_looked_for_while_a_long_import_is_still_running(qtbot, setup, tmp_path):
+    window, library, _ = setup
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(130):
+        make_photo(folder / f"m{i:03d}.png", i % 250, size=(48, 36))
+    detect_started_during_import = []
+    window.queue.added.connect(lambda job_id: detect_started_during_import.append(
+        window.queue.entries[job_id].kind == "detect"
+        and any(e.kind == "import" for e in window.queue.active())))
+    import_folder(qtbot, window, folder)
+    assert any(detect_started_during_import)
+    assert library.photos_needing_faces() == []
+    assert len(library.faces_of_person(None)) == 130

@@ -1,0 +1,76 @@
+"""Engines and weights: torch and ONNX Runtime agree; damaged, foreign and untrained weights are refused."""
+
+import shutil
+
+import numpy as np
+import pytest
+from safetensors.torch import save_file
+
+from ented_desktop.core.engines import load_engine
+from ented_desktop.core.errors import ModelError
+from ented_desktop.core.network import ENTEDGenerator
+from ented_desktop.core.weights import MANIFEST, add_to_manifest, load_generator, resolve_model, save_generator
+from tests.tiny_network import TINY
+
+
+def _batch(n=3, size=32, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, size, size, 3), dtype=np.float32), rng.random((n, size, size, 3), dtype=np.float32)
+
+
+def test_torch_and_onnx_agree(tiny_model_dir):
+    lq, ref = _batch()
+    torch_out = load_engine(tiny_model_dir / "tiny.safetensors", "torch", "cpu").restore(lq, ref)
+    onnx_out = load_engine(tiny_model_dir / "tiny.safetensors", "onnx", "cpu").restore(lq, ref)
+    assert torch_out.shape == lq.shape and torch_out.dtype == np.float32
+    assert 0.0 <= torch_out.min() and torch_out.max() <= 1.0
+    assert np.abs(torch_out - onnx_out).max() < 1e-3
+
+
+def test_model_found_by_name_in_the_model_directory(tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("ENTED_MODEL_DIR", str(tiny_model_dir))
+    assert resolve_model("tiny") == tiny_model_dir / "tiny.safetensors"
+    assert load_engine("tiny", "torch", "cpu").model_name == "tiny"
+
+
+def test_missing_model_is_refused_with_a_clear_message(tmp_path):
+    with pytest.raises(ModelError, match="never restores with an untrained network"):
+        resolve_model("no-such-model", tmp_path)
+
+
+def test_damaged_file_is_refused(tiny_model_dir, tmp_path):
+    shutil.copy(tiny_model_dir / "tiny.safetensors", tmp_path / "tiny.safetensors")
+    shutil.copy(tiny_model_dir / MANIFEST, tmp_path / MANIFEST)
+    data = bytearray((tmp_path / "tiny.safetensors").read_bytes())
+    data[-10] ^= 0xFF
+    (tmp_path / "tiny.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="damaged"):
+        load_generator(tmp_path / "tiny.safetensors")
+
+
+def test_unlisted_and_foreign_files_are_refused(tmp_path):
+    path = tmp_path / "other.safetensors"
+    save_file({"weight": __import__("torch").zeros(3)}, str(path))
+    with pytest.raises(ModelError, match="unknown origin"):
+        load_generator(path)
+    add_to_manifest(path)
+    with pytest.raises(ModelError, match="not an ENTED model"):
+        load_generator(path)
+    pickle = tmp_path / "pickle.safetensors"
+    pickle.write_bytes(b"\x80\x04\x95 not a safetensors file")
+    add_to_manifest(pickle)
+    with pytest.raises(ModelError, match="not a readable safetensors"):
+        load_generator(pickle)
+
+
+def test_untrained_network_is_never_used(tmp_path):
+    save_generator(ENTEDGenerator(TINY), tmp_path / "random.safetensors", {"iterations": 0})
+    with pytest.raises(ModelError, match="untrained"):
+        load_engine(tmp_path / "random.safetensors", "torch", "cpu")
+
+
+def test_onnx_engine_needs_an_export(tiny_model_dir, tmp_path):
+    shutil.copy(tiny_model_dir / "tiny.safetensors", tmp_path / "tiny.safetensors")
+    add_to_manifest(tmp_path / "tiny.safetensors")
+    with pytest.raises(ModelError, match="export-onnx"):
+        load_engine(tmp_path / "tiny.safetensors", "onnx", "cpu")

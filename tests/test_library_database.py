@@ -1,0 +1,595 @@
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms, ImageFile
+
+from ented_desktop.core.errors import ImageReadError, UserError
+from ented_desktop.core.face.align import template_for
+from ented_desktop.core.face.detect import Face
+from ented_desktop.core.identity import identity_distance
+from ented_desktop.core.imageio import read_photo
+from ented_desktop.core.library import ImportProgress, JobStateError, Library, UnknownItemError
+from ented_desktop.core.library import database as database_module
+from ented_desktop.core.library.schema import SCHEMA_VERSION
+
+
+def jpeg(path: Path, size=(64, 48), date=None, orientation=None, seed=0, color=None) -> Path:
+    rng = np.random.default_rng(seed)
+    pixels = (
+        rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        if color is None
+        else np.full((size[1], size[0], 3), color, np.uint8)
+    )
+    exif = Image.Exif()
+    if orientation:
+        exif[0x0112] = orientation
+    if date:
+        exif[0x8769] = {0x9003: date}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, "JPEG", exif=exif.tobytes())
+    return path
+
+
+def run(gen):
+    """Drain an import generator; returns (progress list, report)."""
+    progress = []
+    while True:
+        try:
+            progress.append(next(gen))
+        except StopIteration as stop:
+            return progress, stop.value
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
+    return {str(p): (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def lib(tmp_path):
+    library = Library(tmp_path / "lib")
+    yield library
+    library.close()
+
+
+@pytest.fixture
+def drop(tmp_path):
+    folder = tmp_path / "photos"
+    jpeg(folder / "a.jpg", date="1987:06:05 04:03:02", seed=1)
+    jpeg(folder / "b.jpg", date="1985:01:01 00:00:00", seed=2)
+    jpeg(folder / "sub" / "c.jpg", seed=3)
+    (folder / "notes.txt").write_text("not a photo")
+    (folder / "bad.jpg").write_bytes(b"\xff\xd8" + bytes(50))
+    return folder
+
+
+def test_open_settings_and_default_location(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENTED_DATA_DIR", str(tmp_path / "data"))
+    with Library.open() as lib:
+        assert lib.directory == tmp_path / "data" / "library"
+        conn = lib._conn()
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert (tmp_path / "data" / "library" / "library.sqlite3").is_file()
+
+
+def test_import_reports_progress_and_problems(lib, drop):
+    album = lib.create_album("  Summer   1987 ")
+    progress, report = run(lib.import_paths(album, [drop]))
+    assert all(isinstance(p, ImportProgress) for p in progress)
+    scanning = [p for p in progress if p.phase == "scanning"]
+    indexing = [p for p in progress if p.phase == "indexing"]
+    assert [p.current for p in scanning] == [str(drop), str(drop / "sub")]
+    assert [(p.done, p.total) for p in indexing] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert len(report.added) == 3 and not report.updated and not report.unchanged
+    assert sorted(os.path.basename(p) for p, _ in report.problems) == ["bad.jpg", "notes.txt"]
+    assert lib.album(album).name == "Summer 1987"
+    assert lib.album(album).photo_count == 3
+    photos = lib.photos(album)
+    assert [p.path.name for p in photos][:2] == ["b.jpg", "a.jpg"]  # oldest first
+    assert photos[0].taken == "1985-01-01 00:00:00" and photos[0].taken_source == "exif"
+    assert (photos[0].width, photos[0].height, photos[0].format) == (64, 48, "JPEG")
+    assert lib.album_sources(album) == [Path(os.path.realpath(drop))]
+
+
+def test_unknown_album_and_empty_names(lib):
+    with pytest.raises(UnknownItemError):
+        next(lib.import_paths(99, []))
+    with pytest.raises(UserError):
+        lib.create_album("   ")
+
+
+def test_stopping_an_import_keeps_what_was_done(lib, tmp_path):
+    folder = tmp_path / "many"
+    for i in range(6):
+        jpeg(folder / f"{i}.jpg", seed=i)
+    album = lib.create_album("a")
+    gen = lib.import_paths(album, [folder])
+    for p in gen:
+        if p.done == 2:
+            break
+    gen.close()
+    assert lib.album(album).photo_count == 2
+    _, report = run(lib.import_paths(album, [folder]))
+    assert (len(report.unchanged), len(report.added)) == (2, 4)
+
+
+def test_readding_picks_up_changes(lib, drop, monkeypatch):
+    album = lib.create_album("a")
+    _, first = run(lib.import_paths(album, [drop]))
+    by_name = {p.path.name: p for p in lib.photos(album)}
+    lib.set_faces(by_name["a.jpg"].id, [], [], detector="yuface")
+    jpeg(drop / "a.jpg", seed=99)  # edited
+    os.utime(drop / "a.jpg", ns=(1, 10**18))
+    (drop / "sub" / "c.jpg").unlink()  # deleted
+    jpeg(drop / "d.jpg", seed=4)  # new
+    indexed = []
+    real_index = database_module.index_file
+    monkeypatch.setattr(database_module, "index_file", lambda p: indexed.append(p) or real_index(p))
+    _, report = run(lib.import_paths(album, [drop]))
+    assert report.updated == [by_name["a.jpg"].id]
+    assert report.unchanged == [by_name["b.jpg"].id]
+    assert report.missing == [by_name["c.jpg"].id]
+    assert len(report.added) == 1
+    # The unchanged photo was not read again; the broken file is retried.
+    assert sorted(os.path.basename(p) for p in indexed) == ["a.jpg", "bad.jpg", "d.jpg"]
+    a = lib.photo(by_name["a.jpg"].id)
+    assert a.content_hash != by_name["a.jpg"].content_hash
+    assert a.faces_detector is None  # faces must be found again
+    assert lib.photo(by_name["c.jpg"].id).missing
+
+
+def test_quick_check_trusts_size_and_mtime(lib, tmp_path):
+    # Documented limit: the quick check trusts size + mtime, like rsync and git.
+    folder = tmp_path / "p"
+    path = jpeg(folder / "x.jpg", color=(10, 10, 10))
+    album = lib.create_album("a")
+    run(lib.import_paths(album, [folder]))
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    _, report = run(lib.import_paths(album, [folder]))
+    assert len(report.unchanged) == 1
+
+
+def test_moved_photos_keep_their_identity(lib, drop):
+    album = lib.create_album("a")
+    run(lib.import_paths(album, [drop]))
+    a = next(p for p in lib.photos(album) if p.path.name == "a.jpg")
+    b = next(p for p in lib.photos(album) if p.path.name == "b.jpg")
+    (face_id,) = lib.set_faces(a.id, [Face((1, 1, 20, 20), template_for(20) + 1, 0.9)], [None], detector="x")
+    person = lib.create_person("Ann", [face_id])
+    # Moved inside an imported folder: refresh finds it by content.
+    (drop / "sub" / "deeper").mkdir()
+    shutil.move(drop / "a.jpg", drop / "sub" / "deeper" / "a.jpg")
+    refresh = lib.refresh_missing()
+    assert refresh.missing == [a.id] and refresh.moved == [a.id]
+    moved = lib.photo(a.id)
+    assert moved.path == Path(os.path.realpath(drop / "sub" / "deeper" / "a.jpg")) and not moved.missing
+    assert lib.face(face_id).person_id == person
+    # Moved out to a new folder that is then imported: the import recognises it.
+    elsewhere = drop.parent / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(drop / "b.jpg", elsewhere / "b.jpg")
+    _, report = run(lib.import_paths(album, [elsewhere]))
+    assert report.moved == [b.id] and not report.added
+    # Deleted, then put back: found again.
+    data = (elsewhere / "b.jpg").read_bytes()
+    (elsewhere / "b.jpg").unlink()
+    assert lib.refresh_missing().missing == [b.id]
+    (elsewhere / "b.jpg").write_bytes(data)
+    assert lib.refresh_missing().found == [b.id]
+
+
+def test_originals_are_never_touched(lib, drop, tmp_path):
+    before = snapshot(drop)
+    album = lib.create_album("a")
+    run(lib.import_paths(album, [drop]))
+    for photo in lib.photos(album):
+        lib.thumbnail_path(photo.id, 64)
+        lib.add_version(photo.id, np.zeros((8, 8, 3), np.uint8), model="m")
+    lib.refresh_missing()
+    run(lib.import_paths(album, [drop]))
+    assert snapshot(drop) == before
+
+
+def test_library_folder_inside_a_dropped_folder_is_not_imported(tmp_path):
+    folder = tmp_path / "photos"
+    jpeg(folder / "a.jpg")
+    with Library(folder / "library") as lib:
+        album = lib.create_album("a")
+        photo = run(lib.import_paths(album, [folder]))[1].added[0]
+        lib.add_version(photo, np.zeros((8, 8, 3), np.uint8), model="m")
+        _, report = run(lib.import_paths(album, [folder]))
+        assert len(report.unchanged) == 1 and not report.added and not report.problems
+
+
+def test_thumbnails_are_made_lazily_and_upright(lib, tmp_path):
+    folder = tmp_path / "p"
+    jpeg(folder / "turned.jpg", size=(400, 200), orientation=6)
+    album = lib.create_album("a")
+    (photo_id,) = run(lib.import_paths(album, [folder]))[1].added
+    photo = lib.photo(photo_id)
+    assert not lib.thumbnails.cached(photo.content_hash, 100)
+    path = lib.thumbnail_path(photo_id, 100)
+    assert path.is_relative_to(lib.directory)
+    with Image.open(path) as im:
+        assert im.size == (50, 100)  # 200 x 400 upright, fitted in 100 x 100
+    mtime = path.stat().st_mtime_ns
+    assert lib.thumbnail_path(photo_id, 100) == path and path.stat().st_mtime_ns == mtime
+    assert not list(path.parent.glob(".*"))  # no temporary file left
+    # A missing original still shows its cached thumbnail, but no new size can be made.
+    os.remove(folder / "turned.jpg")
+    lib.refresh_missing()
+    assert lib.thumbnail_path(photo_id, 100) == path
+    with pytest.raises(ImageReadError, match="missing"):
+        lib.thumbnail_path(photo_id, 64)
+
+
+@pytest.mark.parametrize("kind", ["png16", "rgba", "palette", "gray", "cmyk"])
+def test_thumbnails_of_unusual_modes(lib, tmp_path, kind):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    ramp = np.linspace(0, 65535, 300 * 200).reshape(200, 300).astype(np.uint16)
+    if kind == "png16":
+        Image.fromarray(ramp).save(folder / "x.png")
+    elif kind == "rgba":
+        Image.new("RGBA", (300, 200), (255, 0, 0, 0)).save(folder / "x.png")
+    elif kind == "palette":
+        Image.new("RGB", (300, 200), (0, 0, 255)).convert("P").save(folder / "x.png")
+    elif kind == "gray":
+        Image.fromarray((ramp >> 8).astype(np.uint8)).save(folder / "x.jpg")
+    else:
+        Image.new("CMYK", (300, 200), (0, 255, 0, 0)).save(folder / "x.jpg")
+    album = lib.create_album("a")
+    (photo_id,) = run(lib.import_paths(album, [folder]))[1].added
+    with Image.open(lib.thumbnail_path(photo_id, 60)) as im:
+        assert im.mode == "RGB" and im.size == (60, 40)
+        if kind == "rgba":
+            assert im.getpixel((30, 20)) == (255, 255, 255)  # transparent on white
+        if kind == "png16":
+            assert im.getpixel((59, 39))[0] > 240
+
+
+def icc_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def exif_with_date() -> bytes:
+    exif = Image.Exif()
+    exif[0x8769] = {0x9003: "1950:01:02 03:04:05"}
+    return exif.tobytes()
+
+
+def test_versions_are_written_before_their_rows_and_deleted_with_them(lib, drop):
+    album = lib.create_album("Family")
+    run(lib.import_paths(album, [drop]))
+    photo = lib.photos(album)[0]
+    anna = lib.create_person("Anna")
+    pixels = np.random.default_rng(0).integers(0, 65535, (20, 30, 3)).astype(np.uint16)
+    vid = lib.add_version(
+        photo.id,
+        pixels,
+        model="ented-512",
+        reference_people=[anna],
+        report={"faces": [{"id": 1, "identity": 0.3}]},
+        exif=exif_with_date(),
+        icc_profile=icc_profile(),
+    )
+    version = lib.version(vid)
+    assert version.path.parent == lib.directory / "versions" / str(photo.id)
+    assert version.reference_people == ({"id": anna, "name": "Anna"},)
+    assert version.report == {"faces": [{"id": 1, "identity": 0.3}]}
+    np.testing.assert_array_equal(read_photo(version.path).pixels, pixels)  # 16-bit kept
+    assert [v.id for v in lib.versions(photo.id)] == [vid]
+    lib.delete_version(vid)
+    assert not version.path.exists() and lib.versions(photo.id) == []
+
+
+def test_export_names_formats_and_never_overwrites(lib, drop, tmp_path):
+    album = lib.create_album("Family: 1987")
+    run(lib.import_paths(album, [drop]))
+    photo = next(p for p in lib.photos(album) if p.path.name == "a.jpg")
+    pixels = np.random.default_rng(0).integers(0, 256, (20, 30, 3)).astype(np.uint8)
+    lib.add_version(photo.id, pixels, model="first")
+    vid = lib.add_version(
+        photo.id, pixels, model="ented/512", exif=exif_with_date(), icc_profile=icc_profile()
+    )
+    out = tmp_path / "out"
+    pattern = "{date}_{album}_{stem}_v{version}_{model}"
+    png = lib.export_version(vid, out, "png", pattern=pattern)
+    assert png.name == "1987-06-05_Family_ 1987_a_v2_ented_512.png"
+    again = lib.export_version(vid, out, "png", pattern=pattern)
+    assert again.name == "1987-06-05_Family_ 1987_a_v2_ented_512 (2).png"
+    assert png.read_bytes() != b"" and again.exists()
+    jpg = lib.export_version(vid, out, "jpeg", quality=70)
+    assert jpg.name == "a_restored.jpg"
+    for path in (png, jpg):
+        exported = read_photo(path)
+        assert exported.icc_profile == icc_profile()
+        exif = Image.Exif()
+        exif.load(exported.exif)
+        assert exif.get_ifd(0x8769)[0x9003] == "1950:01:02 03:04:05"
+    np.testing.assert_array_equal(read_photo(png).pixels, pixels)
+    with Image.open(jpg) as im:
+        assert im.format == "JPEG"
+    with pytest.raises(UserError, match="may only use"):
+        lib.export_version(vid, out, "png", pattern="{nope}")
+    assert lib.export_name(vid, "{stem}", album_id=None) == "a"
+    assert sorted(p.name for p in out.iterdir()) == sorted([png.name, again.name, jpg.name])
+
+
+def test_deleting_an_album_forgets_photos_in_no_other_album(lib, drop):
+    one, two = lib.create_album("one"), lib.create_album("two")
+    run(lib.import_paths(one, [drop]))
+    run(lib.import_paths(two, [drop / "sub"]))
+    shared = next(p for p in lib.photos(one) if p.path.name == "c.jpg")
+    only = next(p for p in lib.photos(one) if p.path.name == "a.jpg")
+    version = lib.version(lib.add_version(only.id, np.zeros((4, 4, 3), np.uint8), model="m"))
+    lib.delete_album(one)
+    assert [p.id for p in lib.photos()] == [shared.id]
+    assert not version.path.exists()
+    assert drop.joinpath("a.jpg").exists()
+    lib.remove_photos_from_album(two, [shared.id])
+    assert lib.photos() == []
+
+
+def faces_at(*xs):
+    return [Face((x, 10.0, x + 40.0, 50.0), template_for(40) + np.float32([x, 10]), 0.9) for x in xs]
+
+
+def test_set_faces_keeps_people_of_faces_found_again(lib, drop):
+    album = lib.create_album("a")
+    run(lib.import_paths(album, [drop]))
+    photo_id = lib.photos(album)[0].id
+    assert photo_id in lib.photos_needing_faces()
+    first = lib.set_faces(photo_id, faces_at(0, 100), [np.ones(4), None], detector="yuface")
+    assert photo_id not in lib.photos_needing_faces("yuface")
+    assert photo_id in lib.photos_needing_faces("retinaface")
+    person = lib.create_person("Bo", [first[1]])
+    lib.set_reference_face(person, first[1])
+    again = lib.set_faces(photo_id, faces_at(200, 102), [None, np.zeros(4)], detector="retinaface")
+    assert again[1] == first[1] and again[0] not in first
+    kept = lib.face(first[1])
+    assert kept.person_id == person and kept.detector == "retinaface" and kept.box[0] == 102
+    np.testing.assert_array_equal(kept.embedding, np.zeros(4, np.float32))
+    assert lib.person(person).reference_face_id == first[1]
+    with pytest.raises(UnknownItemError):
+        lib.face(first[0])
+    assert [f.id for f in lib.faces_of_photo(photo_id)] == [first[1], again[0]]
+    with pytest.raises(ValueError):
+        lib.set_faces(photo_id, faces_at(0), [], detector="x")
+
+
+def test_people_and_reference_faces(lib, drop, tmp_path):
+    album = lib.create_album("a")
+    run(lib.import_paths(album, [drop]))
+    photo_id = lib.photos(album)[0].id
+    f1, f2 = lib.set_faces(photo_id, faces_at(0, 100), [None, None], detector="x")
+    ann = lib.create_person("Ann")
+    lib.assign_faces([f1, f2], ann)
+    assert lib.person(ann).face_count == 2
+    lib.rename_person(ann, "Anne")
+    assert [p.name for p in lib.people()] == ["Anne"]
+    lib.set_reference_face(ann, f1)
+    lib.unassign_faces([f1])  # a reference must be the person's own face
+    assert lib.person(ann).reference_face_id is None
+    with pytest.raises(UserError):
+        lib.set_reference_face(ann, f1)
+    # An external reference image is copied in, and replaces a face reference.
+    lib.set_reference_face(ann, f2)
+    external = jpeg(tmp_path / "outside" / "ref.jpg")
+    copy = lib.set_reference_image(ann, external)
+    assert copy.is_relative_to(lib.directory) and copy.read_bytes() == external.read_bytes()
+    assert lib.person(ann).reference_image == copy and lib.person(ann).reference_face_id is None
+    with pytest.raises(ImageReadError):
+        lib.set_reference_image(ann, drop / "notes.txt")
+    lib.set_reference_face(ann, f2)
+    assert not copy.exists()
+    model = tmp_path / "anne.safetensors"
+    model.write_bytes(b"x")
+    lib.set_personal_model(ann, model)
+    assert lib.person(ann).personal_model == model
+    with pytest.raises(UserError):
+        lib.set_personal_model(ann, tmp_path / "nope.safetensors")
+    lib.delete_person(ann)
+    assert lib.people() == [] and lib.face(f2).person_id is None
+
+
+def embedding(center, seed, spread=0.05):
+    return np.asarray(center, np.float32) + np.random.default_rng(seed).normal(0, spread, len(center)).astype(
+        np.float32
+    )
+
+
+def test_grouping_suggestions(lib, tmp_path):
+    folder = tmp_path / "p"
+    for i in range(6):
+        jpeg(folder / f"{i}.jpg", seed=i)
+    album = lib.create_album("a")
+    photos = run(lib.import_paths(album, [folder]))[1].added
+    a, b, c = np.eye(3, dtype=np.float32) * 2
+    # Photo 0: a named face of A. Photos 1-3: unnamed faces like A, like B (twice), like C (once).
+    (named,) = lib.set_faces(photos[0], faces_at(0), [embedding(a, 0)], detector="x")
+    anna = lib.create_person("Anna", [named])
+    like_a = lib.set_faces(photos[1], faces_at(0), [embedding(a, 1)], detector="x")
+    like_b = [lib.set_faces(photos[i], faces_at(0), [embedding(b, i)], detector="x")[0] for i in (2, 3)]
+    lib.set_faces(photos[4], faces_at(0), [embedding(c, 4)], detector="x")
+    lib.set_faces(photos[5], faces_at(0, 100), [embedding(a, 5), None], detector="x")  # no embedding: ignored
+    suggestions = lib.suggest_groups(threshold=0.6)
+    assert [(s.person_id, sorted(s.face_ids)) for s in suggestions] == [
+        (anna, sorted([like_a[0], lib.faces_of_photo(photos[5])[0].id])),
+        (None, sorted(like_b)),
+    ]
+    assert 0 < suggestions[0].distance < 0.6
+    lib.reject_suggestion(suggestions[0])
+    after = lib.suggest_groups(threshold=0.6)
+    # Not offered to Anna again; being alike, they now make a new group of their own.
+    assert (None, suggestions[0].face_ids) in [(s.person_id, s.face_ids) for s in after]
+    lib.reject_suggestion(next(s for s in after if s.face_ids == suggestions[0].face_ids))
+    bo = lib.accept_suggestion(next(s for s in after if s.face_ids == tuple(sorted(like_b))), name="Bo")
+    assert {f.id for f in lib.faces_of_person(bo)} == set(like_b)
+    assert lib.suggest_groups(threshold=0.6) == []
+    with pytest.raises(UserError):
+        lib.accept_suggestion(after[0])  # a new person needs a name
+
+
+def test_all_pairs_distances_are_identity_distances():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(4, 128)).astype(np.float32), rng.normal(size=(3, 128)).astype(np.float32)
+    expected = [[identity_distance(x, y) for y in b] for x in a]
+    np.testing.assert_allclose(Library._distances(a, b), expected, rtol=1e-6)
+
+
+def test_no_suggestion_to_add_a_face_to_a_person_already_in_that_photo(lib, drop):
+    album = lib.create_album("a")
+    run(lib.import_paths(album, [drop]))
+    photo_id = lib.photos(album)[0].id
+    a = np.array([1.0, 0, 0], np.float32)
+    f1, f2 = lib.set_faces(photo_id, faces_at(0, 100), [a, a + 0.01], detector="x")
+    lib.create_person("Twin", [f1])
+    assert lib.suggest_groups(threshold=0.6) == []
+
+
+def textured_photo(path: Path, landmarks_size: int, blur: int, seed: int) -> np.ndarray:
+    """A 300 x 300 photo of random texture with a face of ``landmarks_size`` at (40, 40); its landmarks."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (300, 300, 3)).astype(np.float64)
+    for _ in range(blur):
+        pixels[1:-1] = (pixels[:-2] + pixels[1:-1] + pixels[2:]) / 3
+        pixels[:, 1:-1] = (pixels[:, :-2] + pixels[:, 1:-1] + pixels[:, 2:]) / 3
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels.astype(np.uint8)).save(path)
+    return template_for(landmarks_size) + np.float32(40)
+
+
+def test_suggest_reference_picks_the_sharp_large_face(lib, tmp_path):
+    folder = tmp_path / "p"
+    sharp = textured_photo(folder / "sharp.png", 220, blur=0, seed=1)
+    soft = textured_photo(folder / "soft.png", 120, blur=4, seed=2)
+    album = lib.create_album("a")
+    run(lib.import_paths(album, [folder]))
+    by_name = {p.path.name: p.id for p in lib.photos(album)}
+    (f_sharp,) = lib.set_faces(
+        by_name["sharp.png"], [Face((40, 40, 260, 260), sharp, 0.9)], [None], detector="x"
+    )
+    (f_soft,) = lib.set_faces(
+        by_name["soft.png"], [Face((40, 40, 160, 160), soft, 0.9)], [None], detector="x"
+    )
+    person = lib.create_person("Cy", [f_soft, f_sharp])
+    best = lib.suggest_reference(person)
+    assert best.face_id == f_sharp
+    assert best.size_px == pytest.approx(220, rel=1e-3)
+    assert best.why == f"sharpest ({best.sharpness:.0f}), largest (220 px), frontal"
+    ranked = lib.reference_candidates(person)
+    assert [c.face_id for c in ranked] == [f_sharp, f_soft]
+    # Sharpness is remembered: a second call works without the files.
+    shutil.rmtree(folder)
+    assert [c.face_id for c in lib.reference_candidates(person)] == [f_sharp, f_soft]
+    assert lib.suggest_reference(lib.create_person("Nobody")) is None
+
+
+def test_jobs_move_through_explicit_states(lib, tmp_path):
+    a = lib.add_job("restore", {"photo_ids": [1, 2]})
+    b = lib.add_job("detect")
+    assert lib.job(a).state == "queued" and lib.job(a).payload == {"photo_ids": [1, 2]}
+    claimed = lib.claim_next_job("detect")
+    assert claimed.id == b and claimed.state == "running" and claimed.started is not None
+    lib.set_job_progress(b, 0.5)
+    lib.set_job_state(b, "failed", error="No face found.")
+    failed = lib.job(b)
+    assert (failed.state, failed.error, failed.progress) == ("failed", "No face found.", 0.5)
+    with pytest.raises(JobStateError):
+        lib.set_job_state(b, "done")
+    lib.set_job_state(b, "queued")
+    assert (lib.job(b).error, lib.job(b).progress) == (None, 0.0)
+    lib.set_job_state(a, "running")
+    lib.set_job_state(a, "paused")
+    lib.set_job_state(a, "running")
+    with pytest.raises(ValueError):
+        lib.add_job("dance")
+    lib.close()
+    # A job left running is interrupted when the library is opened again.
+    with Library(tmp_path / "lib") as reopened:
+        assert reopened.job(a).state == "interrupted"
+        assert [j.id for j in reopened.jobs(states=["interrupted", "queued"])] == [a, b]
+        reopened.set_job_state(a, "queued")
+        assert reopened.claim_next_job().id == a
+        reopened.set_job_state(a, "done")
+        assert reopened.job(a).progress == 1.0
+        assert reopened.delete_finished_jobs() == 1
+        assert [j.id for j in reopened.jobs(kind="detect")] == [b]
+
+
+def test_threads_share_one_library(lib, tmp_path):
+    folders = []
+    for t in range(3):
+        for i in range(5):
+            jpeg(tmp_path / f"t{t}" / f"{i}.jpg", seed=t * 10 + i)
+        folders.append(tmp_path / f"t{t}")
+    album = lib.create_album("a")
+    errors = []
+
+    def work(folder):
+        try:
+            run(lib.import_paths(album, [folder]))
+            for photo in lib.photos(album):
+                lib.add_job("detect", {"photo": photo.id})
+        except Exception as exc:  # reported below; a thread cannot fail the test itself
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f,)) for f in folders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert lib.album(album).photo_count == 15
+    assert len(lib._connections) == 4  # the main thread's and one per worker
+
+
+def test_leftovers_after_a_crash_are_removed(lib, drop):
+    album = lib.create_album("a")
+    run(lib.import_paths(album, [drop]))
+    photo = lib.photos(album)[0]
+    kept = lib.version(lib.add_version(photo.id, np.zeros((4, 4, 3), np.uint8), model="m")).path
+    orphan = kept.with_name("orphan.png")
+    orphan.write_bytes(b"written, then the program was killed before the row")
+    temp = kept.with_name(".x.png.1234.tmp")
+    temp.write_bytes(b"half")
+    assert sorted(lib.remove_leftovers()) == sorted([orphan, temp])
+    assert kept.exists() and lib.integrity_problems() == []
+
+
+def test_a_file_that_is_not_a_library_is_refused(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "library.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(UserError, match="cannot be opened"):
+        Library(tmp_path / "lib")
+
+
+def test_integrity_problems_are_reported(lib, drop):
+    album = lib.create_album("a")
+    run(lib.import_paths(album, [drop]))
+    photo = lib.photos(album)[0]
+    version = lib.version(lib.add_version(photo.id, np.zeros((4, 4, 3), np.uint8), model="m"))
+    version.path.unlink()
+    relative = version.path.relative_to(lib.directory).as_posix()
+    assert lib.integrity_problems() == [f"version {version.id}: file {relative} is missing"]
+
+
+def test_import_reads_headers_only(lib, drop, monkeypatch):
+    def no_decoding(self):
+        raise AssertionError("pixels decoded during import")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    _, report = run(lib.import_paths(lib.create_album("a"), [drop]))
+    assert len(report.added) == 3

@@ -1,0 +1,69 @@
+"""Training configurations: JSON files in ``training/configs`` (or anywhere), read into :class:`TrainConfig`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ented_desktop.core.network import ENTEDConfig, preset
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str
+    network: str | dict                       # a preset name ("cpu128", "cpu128-model3") or ENTEDConfig fields
+    data_root: str                            # a folder made by `ented prepare-dataset`
+    iterations: int
+    people_file: str | None = None            # restrict to these people (LFW peopleDevTrain.txt format)
+    degradation: str = "paper"                # a level of training.degradation.LEVELS
+    self_reference_prob: float = 0.1          # share of samples whose reference is the degraded input itself
+    batch_size: int = 4
+    lr_g: float = 2e-3
+    lr_d: float = 1.882e-3
+    adam_betas: tuple[float, float] = (0.0, 0.99)
+    loss_weights: dict = field(default_factory=lambda: {"adv": 1.5, "percep": 1.0, "q": 1.0, "att": 15.0})
+    adv_start: int = 0                        # iteration from which the adversarial loss is on
+    vq_warmup: int = 10_000                   # iterations without the dictionary (paper: 10,000)
+    kmeans_every: int = 2_000                 # dictionary re-estimation period (paper: 2,000)
+    kmeans_images: int = 64                   # HQ images whose latents feed k-means
+    r1_gamma: float = 10.0
+    r1_every: int = 16                        # lazy R1 (StyleGAN2)
+    ema_beta: float = 0.999
+    checkpoint_every: int = 500
+    sample_every: int = 1_000
+    log_every: int = 20
+    seed: int = 0
+    workers: int = 1
+    extra: dict = field(default_factory=dict)
+
+    def network_config(self) -> ENTEDConfig:
+        return preset(self.network) if isinstance(self.network, str) else ENTEDConfig.from_json(self.network)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training configuration fields: {sorted(unknown)}")
+        data = dict(data)
+        if "adam_betas" in data:
+            data["adam_betas"] = tuple(data["adam_betas"])
+        return cls(**data)
+
+
+def load_train_config(name_or_path: str | Path) -> TrainConfig:
+    """A path to a JSON file, or the name of one in ``training/configs``."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = CONFIG_DIR / f"{name_or_path}.json"
+    if not path.is_file():
+        available = sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+        raise FileNotFoundError(f"no training configuration {name_or_path!r}; available: {available}")
+    return TrainConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))

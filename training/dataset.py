@@ -1,0 +1,175 @@
+"""Training triples (degraded input, reference, ground truth) from a folder made by ``ented prepare-dataset``.
+
+A sample is a pure function of its global draw number ``draw`` (0, 1, 2, ... over the whole run, across
+epochs): the face is ``permutation(epoch)[draw % n]`` with ``epoch = draw // n``, and every random choice
+(flip, degradation, reference, augmentation) comes from ``np.random.default_rng((seed, draw))``. The same
+draw therefore gives the same sample in any worker, in any order, and after a restart, so a resumed run
+sees exactly the data it would have seen. The epoch permutations use ``(seed, epoch, PERMUTATION_STREAM)``:
+a distinct third word keeps them from sharing a stream with the draw of the same number.
+
+References (see :mod:`training.pairs`): with probability ``self_reference_prob`` the degraded input itself,
+which is what the application passes when a user gives no reference; otherwise another photo of the same
+person (lightly augmented), or a synthetic reference made from the ground truth when there is none.
+
+Crops are decoded once, into one ``n x size x size x 3`` uint8 array: 48 KB a crop at 128 px (LFW's ~9,000
+training crops: about 440 MB), 768 KB at 512 px. Being a single array, it is shared copy-on-write with
+DataLoader workers started by fork (Linux); with spawn (Windows, macOS) each worker receives a copy. Pass
+``cache=False`` for data sets that do not fit; each crop is then read from disk when drawn.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from ented_desktop.core.errors import UserError
+from ented_desktop.core.imageio import read_image_rgb8
+from training import pairs
+from training.degradation import DegradationRanges, degrade, sample_params
+from training.prepare import read_manifest
+
+PERMUTATION_STREAM = 0x7065726D  # "perm"
+
+
+def _to_tensor(img: np.ndarray) -> torch.Tensor:
+    """float32 HxWx3 [0, 1] -> 3xHxW [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))) * 2.0 - 1.0
+
+
+class FaceTripletDataset(Dataset):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        size: int,
+        ranges: DegradationRanges,
+        seed: int,
+        people: set[str] | None = None,
+        self_reference_prob: float = 0.1,
+        augment: bool = True,
+        cache: bool = True,
+    ) -> None:
+        """``people`` keeps only those people's crops (unlabelled crops are then left out). Crops of
+        another size than ``size`` are resized (INTER_AREA down, bicubic up). ``augment`` mirrors the
+        ground truth half the time and lightly augments real references (:func:`pairs.augment_reference`);
+        synthetic references are transformed either way."""
+        if seed < 0:
+            raise ValueError("seed must be non-negative")
+        if not 0.0 <= self_reference_prob <= 1.0:
+            raise ValueError("self_reference_prob must be a probability")
+        self.root = Path(root)
+        self.size = size
+        self.ranges = ranges
+        self.seed = seed
+        self.self_reference_prob = self_reference_prob
+        self.augment = augment
+        entries = read_manifest(self.root)
+        if people is not None:
+            entries = [e for e in entries if e.person in people]
+        if not entries:
+            raise UserError(f"{self.root} holds no face crops for training (check the people list).")
+        self.entries = entries
+        self.candidates = pairs.reference_candidates(entries)
+        self._crops: np.ndarray | None = None
+        if cache:
+            self._crops = np.empty((len(entries), size, size, 3), np.uint8)
+            for i in range(len(entries)):
+                self._crops[i] = self._read(i)
+        self._permutation: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _read(self, index: int) -> np.ndarray:
+        path = self.root / self.entries[index].file
+        img = read_image_rgb8(path)
+        if img.shape[:2] != (self.size, self.size):
+            shrink = img.shape[0] > self.size
+            img = cv2.resize(img, (self.size, self.size),
+                             interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+        return img
+
+    def crop(self, index: int) -> np.ndarray:
+        """Crop ``index`` as float32 HxWx3 in [0, 1]."""
+        pixels = self._crops[index] if self._crops is not None else self._read(index)
+        return pixels.astype(np.float32) * np.float32(1.0 / 255.0)
+
+    def face_index(self, draw: int) -> int:
+        """Which crop draw number ``draw`` shows."""
+        epoch, position = divmod(draw, len(self))
+        if self._permutation is None or self._permutation[0] != epoch:
+            rng = np.random.default_rng((self.seed, epoch, PERMUTATION_STREAM))
+            self._permutation = (epoch, rng.permutation(len(self)))
+        return int(self._permutation[1][position])
+
+    def __getitem__(self, draw: int) -> dict[str, torch.Tensor]:
+        draw = int(draw)
+        if draw < 0:
+            raise IndexError(f"draw numbers start at 0, got {draw}")
+        index = self.face_index(draw)
+        rng = np.random.default_rng((self.seed, draw))
+        gt = self.crop(index)
+        if self.augment and rng.random() < 0.5:
+            gt = np.ascontiguousarray(gt[:, ::-1])
+        lq = degrade(gt, sample_params(rng, self.ranges), rng)
+        self_ref = bool(rng.random() < self.self_reference_prob)
+        synthetic = False
+        options = self.candidates[index]
+        if self_ref:
+            ref = lq
+        elif options:
+            ref = self.crop(options[int(rng.integers(len(options)))])
+            if self.augment:
+                ref = pairs.augment_reference(ref, rng)
+        else:
+            ref = pairs.synthetic_reference(gt, rng)
+            synthetic = True
+        return {
+            "lq": _to_tensor(lq),
+            "ref": _to_tensor(ref),
+            "gt": _to_tensor(gt),
+            "synthetic_ref": torch.tensor(synthetic),
+            "self_ref": torch.tensor(self_ref),
+        }
+
+    def pairing_report(self) -> dict[str, int | float]:
+        """How references are made: real / synthetic counts over the crops, people, and expected fractions
+        of draws with a synthetic or a self reference."""
+        report = pairs.pairing_report(pairs.build_pairs(self.entries, np.random.default_rng(self.seed)))
+        per_person = Counter(e.person for e in self.entries if e.person is not None)
+        report.update(
+            crops=len(self.entries),
+            people=len(per_person),
+            people_with_2_or_more=sum(1 for n in per_person.values() if n >= 2),
+            self_reference_prob=self.self_reference_prob,
+            expected_synthetic_draws=(1.0 - self.self_reference_prob) * float(report["synthetic_fraction"]),
+        )
+        return report
+
+
+class DrawSampler(Sampler[int]):
+    """Draw numbers ``start, start + 1, ...`` (``count`` of them, or without end), so that a DataLoader
+    resumed at iteration i with batch size B starts at ``start = i * B`` and sees the same batches."""
+
+    def __init__(self, start: int = 0, count: int | None = None) -> None:
+        if start < 0 or (count is not None and count < 0):
+            raise ValueError("start and count must be non-negative")
+        self.start = start
+        self.count = count
+
+    def __iter__(self) -> Iterator[int]:
+        draw = self.start
+        while self.count is None or draw < self.start + self.count:
+            yield draw
+            draw += 1
+
+    def __len__(self) -> int:
+        if self.count is None:
+            raise TypeError("an endless DrawSampler has no length")
+        return self.count
