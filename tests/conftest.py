@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import ented_desktop  # noqa: F401  (before torch: sets OMP_WAIT_POLICY, see ented_desktop/__init__.py)
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 

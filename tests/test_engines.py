@@ -23,7 +23,7 @@ def test_torch_and_onnx_agree(tiny_model_dir):
     torch_out = load_engine(tiny_model_dir / "tiny.safetensors", "torch", "cpu").restore(lq, ref)
     onnx_out = load_engine(tiny_model_dir / "tiny.safetensors", "onnx", "cpu").restore(lq, ref)
     assert torch_out.shape == lq.shape and torch_out.dtype == np.float32
-    assert 0.0 <= torch_out.min() and torch_out.max() <= 1.0
+    assert torch_out.min() >= 0.0 and torch_out.max() <= 1.0
     assert np.abs(torch_out - onnx_out).max() < 1e-3
 
 

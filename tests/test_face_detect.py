@@ -15,6 +15,7 @@ from ented_desktop.core.face.detect import (
     RetinaFaceDetector,
     YuFaceDetector,
     YuNetDetector,
+    _merge,
     create_detector,
 )
 
@@ -22,11 +23,13 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 MODELS = SHARED / "models"
 WHOLE = SHARED / "data" / "real_lq" / "gfpgan_whole"
 CROPPED = SHARED / "data" / "real_lq" / "gfpgan_cropped"
+ALIGNED = SHARED / "data" / "real_lq" / "restoreformerpp_aligned"
 LFW = SHARED / "data" / "lfw" / "images_deepfunneled"
 LFW_PEOPLE = ("Aaron_Eckhart", "AJ_Cook", "Angelina_Jolie", "Colin_Powell", "Serena_Williams")
 
 needs_whole = pytest.mark.skipif(not WHOLE.is_dir(), reason=f"real photos not found at {WHOLE}")
 needs_cropped = pytest.mark.skipif(not CROPPED.is_dir(), reason=f"aligned crops not found at {CROPPED}")
+needs_aligned = pytest.mark.skipif(not ALIGNED.is_dir(), reason=f"aligned crops not found at {ALIGNED}")
 needs_lfw = pytest.mark.skipif(not LFW.is_dir(), reason=f"LFW not found at {LFW}")
 needs_retinaface = pytest.mark.skipif(
     not (MODELS / "detection_mobilenet0.25_Final.pth").is_file(), reason=f"RetinaFace weights not in {MODELS}"
@@ -151,13 +154,52 @@ def test_an_aligned_crop_is_still_detected(yuface: YuFaceDetector, size: int):
         assert faces[0].size == pytest.approx(size, rel=0.2)
 
 
+def tight_crop(path: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The face of an FFHQ-aligned 512 crop from brows to chin, nothing around, resized; its template."""
+    tight = read_rgb(path)[96:416, 96:416]
+    k = size / 320
+    resized = cv2.resize(tight, (size, size), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
+    return resized, (template_for(512) - 96 + 0.5) * k - 0.5
+
+
 @needs_cropped
-def test_a_face_filling_the_whole_frame_is_detected(yuface: YuFaceDetector):
+@pytest.mark.parametrize("size", [48, 320, 1500])
+def test_a_face_filling_the_whole_frame_is_detected(yuface: YuFaceDetector, size: int):
     for path in sorted(CROPPED.glob("*.png")):
-        tight = read_rgb(path)[96:416, 96:416]  # eyes to chin, nothing around
-        faces = yuface.detect(np.ascontiguousarray(tight))
+        photo, template = tight_crop(path, size)
+        faces = yuface.detect(photo)
         assert len(faces) == 1, path.name
         assert_plausible(faces[0])
+        error = np.linalg.norm(faces[0].landmarks - template, axis=1).mean()
+        assert error < 0.04 * faces[0].size, path.name  # the same within 0.5 % at every size
+
+
+def row(x0: float, y0: float, side: float, score: float) -> np.ndarray:
+    landmarks = template_for(512) * (side / 512) + np.array([x0, y0])
+    return np.concatenate([[x0, y0, x0 + side, y0 + side], landmarks.ravel(), [score]])
+
+
+def test_merge_keeps_each_face_from_the_finest_level_that_sees_it_whole():
+    big_coarse = row(100, 100, 500, 0.9)  # seen at half scale: 250 canvas pixels, fits 320
+    big_partial = row(300, 300, 280, 0.99)  # at full scale the face is 500 > 320: a confident part
+    mid_coarse, mid_fine = row(700, 100, 200, 0.8), row(702, 101, 198, 0.9)  # 200 fits both levels
+    small_fine = row(700, 500, 30, 0.7)  # too small for the coarse level
+    kept = _merge([(0.5, [big_coarse, mid_coarse]), (1.0, [big_partial, mid_fine, small_fine])], 320.0)
+    assert [r[14] for r in kept] == [0.9, 0.9, 0.7]
+    assert kept[0] is big_coarse and kept[1] is mid_fine and kept[2] is small_fine
+
+
+@needs_retinaface
+@needs_aligned
+def test_retinaface_is_not_fooled_by_partial_boxes_of_a_huge_face(retinaface: RetinaFaceDetector):
+    # at 900 pixels these faces exceed RetinaFace's anchors on the finest level, which then returns
+    # confident boxes around half a face
+    for name in ("046_00022_00_org.png", "122_00062_00_org.png"):
+        photo, template = tight_crop(ALIGNED / name, 900)
+        faces = retinaface.detect(photo)
+        assert len(faces) == 1, name
+        assert_plausible(faces[0])
+        assert np.linalg.norm(faces[0].landmarks - template, axis=1).mean() < 0.06 * faces[0].size
 
 
 @needs_retinaface

@@ -169,9 +169,10 @@ def test_lfw_photo_and_crops_give_the_same_embedding(embedder: IdentityEmbedder,
     landmarks = central_landmarks(rgb)
     from_photo = embedder.embed(rgb, landmarks)
     for size in (128, 512):
-        assert identity_distance(from_photo, embedder.embed(align_face(rgb, landmarks, size)[0])) < 0.15
+        crop = align_face(rgb, landmarks, size)[0]
+        assert identity_distance(from_photo, embedder.embed(crop)) < 0.15  # measured 0.10 and 0.03
     mirrored = embedder.embed_aligned(align_face(rgb, landmarks, 128)[0][:, ::-1])
-    assert identity_distance(from_photo, mirrored) < 0.3
+    assert identity_distance(from_photo, mirrored) < 0.4  # measured 0.25; the same-person threshold is 0.6
 
 
 @pytest.mark.slow

@@ -34,7 +34,8 @@ def test_generator_shapes_per_preset(name):
 
 def test_paper512_sizes_match_the_paper():
     cfg = preset("paper512")
-    assert (cfg.resolution, cfg.resolution // cfg.latent_resolution, cfg.code_dim, cfg.num_codes) == (512, 32, 256, 1024)
+    sizes = (cfg.resolution, cfg.resolution // cfg.latent_resolution, cfg.code_dim, cfg.num_codes)
+    assert sizes == (512, 32, 256, 1024)
     g = ENTEDGenerator(cfg)
     _, z = g.content_encoder(torch.zeros(1, 3, 512, 512))
     assert z.shape == (1, 256, 16, 16)

@@ -91,7 +91,7 @@ def test_resume_after_sigkill_has_same_iterations_and_data_order(tmp_path):
     assert [r["gt_sum"] for r in got_rows] == [r["gt_sum"] for r in ref_rows]
     g_ref, _ = load_generator(reference_dir / "final" / "tiny.safetensors")
     g_got, _ = load_generator(killed_dir / "final" / "tiny.safetensors")
-    for (name, a), b in zip(g_ref.state_dict().items(), g_got.state_dict().values()):
+    for (name, a), b in zip(g_ref.state_dict().items(), g_got.state_dict().values(), strict=True):
         assert torch.allclose(a, b, atol=1e-5), name
 
 

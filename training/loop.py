@@ -230,10 +230,16 @@ class Trainer:
     @torch.no_grad()
     def update_ema(self) -> None:
         beta = self.cfg.ema_beta
-        for p_ema, p in zip(self.g_ema.parameters(), self.generator.parameters()):
+        for p_ema, p in zip(self.g_ema.parameters(), self.generator.parameters(), strict=True):
             p_ema.lerp_(p, 1.0 - beta)
-        for b_ema, b in zip(self.g_ema.buffers(), self.generator.buffers()):
+        for b_ema, b in zip(self.g_ema.buffers(), self.generator.buffers(), strict=True):
             b_ema.copy_(b)
+
+
+def _quiet_worker(_: int) -> None:
+    """DataLoader workers: one OpenCV and one torch thread each, so they do not fight the training threads."""
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
 
 
 def _collate_draws(dataset, draws: range) -> dict[str, torch.Tensor]:
@@ -296,7 +302,7 @@ def train(
         batch_size=cfg.batch_size,
         sampler=IterationDraws(trainer.iteration, cfg.iterations, cfg.batch_size, rank, world),
         num_workers=cfg.workers,
-        persistent_workers=False,
+        worker_init_fn=_quiet_worker,
         pin_memory=dev.type == "cuda",
     )
     samples = _collate_draws(dataset, range(SAMPLE_DRAWS, SAMPLE_DRAWS + 4))

@@ -74,7 +74,8 @@ def laplacian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
 
 def laplacian_l1(a: torch.Tensor, b: torch.Tensor, levels: int = 4) -> torch.Tensor:
     """Sum over pyramid levels of the mean absolute difference; every band counts as much as the colours."""
-    return sum((pa - pb).abs().mean() for pa, pb in zip(laplacian_pyramid(a, levels), laplacian_pyramid(b, levels)))
+    pairs = zip(laplacian_pyramid(a, levels), laplacian_pyramid(b, levels), strict=True)
+    return sum((pa - pb).abs().mean() for pa, pb in pairs)
 
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's ImageNet VGG-19 weights
@@ -127,4 +128,4 @@ class PerceptualLoss(nn.Module):
         if self.vgg is None:
             return (output - gt).abs().mean() + laplacian_l1(output, gt)
         fo, fg = self._features(output), self._features(gt.detach())
-        return sum(w * (a - b).abs().mean() for w, (a, b) in zip(VGG_LAYERS.values(), zip(fo, fg)))
+        return sum(w * (a - b).abs().mean() for w, a, b in zip(VGG_LAYERS.values(), fo, fg, strict=True))

@@ -196,6 +196,10 @@ def restore_one(job: Job, restorer, references: dict, matcher: ReferenceMatcher,
         if out.restored_count == 0:
             raise UserError(f"no face could be restored ({'; '.join(f.reason for f in out.faces)})")
         pixels = out.pixels
+    try:
+        job.output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"Cannot create the output folder {job.output.parent}: {exc.strerror or exc}.") from exc
     write_photo_atomic(pixels, job.output, grayscale=photo.grayscale, exif=photo.exif,
                        icc_profile=photo.icc_profile, overwrite=True)
     return result

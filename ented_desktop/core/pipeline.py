@@ -127,7 +127,7 @@ class Restorer:
         res = self.resolution
         reports: list[FaceReport] = []
         todo: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # face index, lq, ref, matrix
-        for i, (face, ref) in enumerate(zip(faces, references)):
+        for i, (face, ref) in enumerate(zip(faces, references, strict=True)):
             if face.size < MIN_FACE:
                 reports.append(FaceReport(i, face.box, face.size, False, "none",
                                           f"too small to restore ({face.size:.0f} px; needs {MIN_FACE})"))
@@ -152,7 +152,7 @@ class Restorer:
                 raise Cancelled()
             chunk = todo[start : start + BATCH]
             restored = self.engine.restore(np.stack([c[1] for c in chunk]), np.stack([c[2] for c in chunk]))
-            for (i, _, _, matrix), face_out in zip(chunk, restored):
+            for (i, _, _, matrix), face_out in zip(chunk, restored, strict=True):
                 if grayscale:
                     face_out = to_gray_rgb(face_out)
                 out = self._paste(out, pixels, faces[i], face_out, matrix)

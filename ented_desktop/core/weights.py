@@ -14,7 +14,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -62,14 +61,28 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _write_manifest(directory: Path, entries: dict[str, str]) -> None:
+    text = "".join(f"{digest}  {name}\n" for name, digest in sorted(entries.items()))
+    write_atomic(directory / MANIFEST, text.encode("utf-8"))
+
+
 def add_to_manifest(path: Path) -> str:
     """Record (or update) ``path``'s sha256 in the manifest of its folder; returns the digest."""
     path = Path(path)
     entries = read_manifest(path.parent)
     entries[path.name] = sha256_file(path)
-    text = "".join(f"{digest}  {name}\n" for name, digest in sorted(entries.items()))
-    write_atomic(path.parent / MANIFEST, text.encode("utf-8"))
+    _write_manifest(path.parent, entries)
     return entries[path.name]
+
+
+def remove_model(path: Path) -> None:
+    """Delete a model file, its model card and its manifest line."""
+    path = Path(path)
+    entries = read_manifest(path.parent)
+    if entries.pop(path.name, None) is not None:
+        _write_manifest(path.parent, entries)
+    for file in (path, path.with_suffix(".md"), path.with_suffix(".onnx")):
+        file.unlink(missing_ok=True)
 
 
 def save_generator(generator: ENTEDGenerator, path: Path, info: dict | None = None) -> str:
@@ -111,7 +124,9 @@ def load_generator(path: Path, *, verify: bool = True) -> tuple[ENTEDGenerator, 
                 f"{path.name} is not listed in {path.parent / MANIFEST}; refusing a model file of unknown origin."
             )
         if sha256_file(path) != expected:
-            raise ModelError(f"{path.name} is damaged: its sha256 does not match {MANIFEST}. Reinstall or re-export it.")
+            raise ModelError(
+                f"{path.name} is damaged: its sha256 does not match {MANIFEST}. Reinstall or re-export it."
+            )
     metadata = read_metadata(path)
     if metadata.get("format") != FORMAT or "config" not in metadata:
         raise ModelError(f"{path.name} is not an ENTED model (no ENTED configuration in its metadata).")

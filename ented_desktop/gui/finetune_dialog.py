@@ -62,7 +62,10 @@ def default_finetune_fn() -> FinetuneFn:
 
 
 class FinetuneDialog(QDialog):
-    """Runs ``finetune_fn`` in the background and hands the result to ``on_keep`` or ``on_discard``."""
+    """Runs ``finetune_fn`` in the background and hands the result to ``on_keep`` or ``on_discard``.
+
+    ``base_model`` finds the general model's file; it runs on the worker thread (resolving a model
+    imports the network code, which would stall the window)."""
 
     runFinished = Signal(object)
 
@@ -70,7 +73,7 @@ class FinetuneDialog(QDialog):
         self,
         candidates: list[FinetuneCandidate],
         *,
-        base_model: Path | None,
+        base_model: Callable[[], Path],
         out_dir_for: Callable[[int], Path],
         on_keep: Callable[[int, Any], None],
         on_discard: Callable[[int, Any], None],
@@ -176,12 +179,12 @@ class FinetuneDialog(QDialog):
         self._person_id = candidate.person_id
         fn = self._finetune_fn
         minutes = self.minutes.value()
-        base_model, out_dir = self._base_model, self._out_dir_for(candidate.person_id)
+        resolve_base, out_dir = self._base_model, self._out_dir_for(candidate.person_id)
         photos = list(candidate.photos)
 
         def work(control: WorkControl) -> Any:
             finetune = fn or default_finetune_fn()
-            return finetune(photos, base_model=base_model, out_dir=out_dir, minutes=minutes,
+            return finetune(photos, base_model=resolve_base(), out_dir=out_dir, minutes=minutes,
                             progress_fn=control.report, abort_fn=control.should_stop)
 
         self.plot.clear()

@@ -813,7 +813,7 @@ class MainWindow(QMainWindow):
             if result.model_path is not None:
                 Path(result.model_path).unlink(missing_ok=True)
 
-        dialog = FinetuneDialog(candidates, base_model=None,
+        dialog = FinetuneDialog(candidates, base_model=lambda: _general_model(model_dir),
                                 out_dir_for=lambda pid: personal_root / f"person-{pid}",
                                 on_keep=keep, on_discard=discard, finetune_fn=self.finetune_fn, parent=self)
         dialog.exec()
@@ -844,6 +844,13 @@ class MainWindow(QMainWindow):
         if self.settings_path is not None:
             save_settings(self.settings, self.settings_path)
         event.accept()
+
+
+def _general_model(model_dir: Path | None) -> Path:
+    """The general model's weights file (raises ModelError with the core's sentence when none)."""
+    from ented_desktop.core.weights import resolve_model
+
+    return resolve_model(None, model_dir)
 
 
 def _default_model_dir() -> Path:

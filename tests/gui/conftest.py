@@ -1,5 +1,17 @@
-"""GUI tests run without a display: Qt's offscreen platform, set before any QApplication exists."""
+"""GUI tests run without a display: Qt's offscreen platform, set before any QApplication exists.
+Every test in this folder carries the ``gui`` marker (``-m "not gui"`` leaves them out)."""
 
 import os
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if Path(str(item.fspath)).resolve().parent == HERE:
+            item.add_marker(pytest.mark.gui)

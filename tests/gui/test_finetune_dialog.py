@@ -48,7 +48,8 @@ def pool():
 
 def make(qtbot, tmp_path, pool, fn, kept, discarded):
     dialog = FinetuneDialog(
-        CANDIDATES, base_model=tmp_path / "base.safetensors", out_dir_for=lambda pid: tmp_path / f"p{pid}",
+        CANDIDATES, base_model=lambda: tmp_path / "base.safetensors",
+        out_dir_for=lambda pid: tmp_path / f"p{pid}",
         on_keep=lambda pid, r: kept.append((pid, r)), on_discard=lambda pid, r: discarded.append((pid, r)),
         finetune_fn=fn, pool=pool)
     qtbot.addWidget(dialog)

@@ -259,3 +259,42 @@ def test_faces_are_looked_for_while_a_long_import_is_still_running(qtbot, setup,
     assert any(detect_started_during_import)
     assert library.photos_needing_faces() == []
     assert len(library.faces_of_person(None)) == 130
+
+
+def test_finetune_lists_people_and_says_when_no_model_is_installed(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    folder = tmp_path / "five"
+    folder.mkdir()
+    for i in range(3):
+        make_photo(folder / f"f{i}.jpg", 200)
+    import_folder(qtbot, window, folder)
+    library.create_person("Anna", [f.id for f in library.faces_of_person(None)])
+    seen = {}
+
+    def run(dialog):
+        seen["people"] = [(c.name, len(c.photos)) for c in dialog._candidates]
+        dialog.start()
+        qtbot.waitUntil(lambda: dialog.phase == "choose", timeout=10000)
+        seen["status"] = dialog.status.text()
+        return QDialog.DialogCode.Rejected
+    monkeypatch.setattr(main_window_module.FinetuneDialog, "exec", run)
+    window.finetune_fn = lambda *a, **k: pytest.fail("must not run without a base model")
+    window.open_finetune()
+    assert seen["people"] == [("Anna", 3)]
+    assert seen["status"].startswith("Fine-tuning failed: No trained ENTED model named 'ented-lfw128'")
+
+
+def test_real_pipeline_without_a_trained_model_fails_the_job_with_its_sentence(qtbot, setup, tmp_path):
+    window, library, _ = setup
+    window.services = Services(lambda: window.settings, face_finder=lambda s: FakeFaceFinder())
+    window.queue.factories = main_window_module.factories(library, window.services)
+    folder = tmp_path / "six"
+    folder.mkdir()
+    make_photo(folder / "a.jpg", 100)
+    import_folder(qtbot, window, folder)
+    window.restore_selected()
+    wait_jobs_done(qtbot, window, timeout=60000)
+    job = next(e for e in window.queue.entries.values() if e.kind == "restore")
+    assert job.state == "failed"
+    assert job.error.startswith("No trained ENTED model named 'ented-lfw128' is installed")
+    assert library.job(job.job_id).error == job.error

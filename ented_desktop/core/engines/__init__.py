@@ -38,7 +38,9 @@ def load_engine(
 
         onnx_path = Path(weights).with_suffix(".onnx")
         if not onnx_path.is_file():
-            raise ModelError(f"No ONNX export of {weights.stem} at {onnx_path}; run `ented export-onnx --model {weights}`.")
+            raise ModelError(
+                f"No ONNX export of {weights.stem} at {onnx_path}; run `ented export-onnx --model {weights}`."
+            )
         return OnnxEngine(onnx_path, device)
     raise UserError(f"Unknown engine {engine!r}; choose one of {', '.join(ENGINES)}.")
 

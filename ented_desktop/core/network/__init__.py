@@ -4,4 +4,6 @@ from .config import ENTEDConfig, ablation, preset
 from .discriminator import Discriminator
 from .generator import ENTEDGenerator, GeneratorOutput, RestorationModel
 
-__all__ = ["ENTEDConfig", "ENTEDGenerator", "GeneratorOutput", "RestorationModel", "Discriminator", "ablation", "preset"]
+__all__ = [
+    "ENTEDConfig", "ENTEDGenerator", "GeneratorOutput", "RestorationModel", "Discriminator", "ablation", "preset",
+]

@@ -25,7 +25,9 @@ class StyledConv(nn.Module):
         super().__init__()
         self.style = style
         self.conv = (
-            ModulatedConv2d(in_ch, out_ch, kernel, style_dim, demodulate) if style else EqualConv2d(in_ch, out_ch, kernel)
+            ModulatedConv2d(in_ch, out_ch, kernel, style_dim, demodulate)
+            if style
+            else EqualConv2d(in_ch, out_ch, kernel)
         )
 
     def forward(self, x: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:

@@ -72,7 +72,9 @@ class VectorQuantizer(nn.Module):
         return z + (z_q - z).detach(), loss, idx.reshape(n, h, w)
 
     @torch.no_grad()
-    def reestimate(self, features: torch.Tensor, iterations: int = 20, generator: torch.Generator | None = None) -> None:
+    def reestimate(
+        self, features: torch.Tensor, iterations: int = 20, generator: torch.Generator | None = None
+    ) -> None:
         """Replace the dictionary by k-means centres of HQ latent vectors (M x c) and reset the usage counts."""
         self.codebook.copy_(kmeans(features, self.codebook.shape[0], iterations, generator).to(self.codebook))
         self.usage.zero_()

@@ -1,0 +1,58 @@
+"""`ented finetune --person-dir DIR [--base MODEL] [--minutes N]`: a personal model from a person's photos."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ented_desktop.core.errors import UserError
+
+
+def register(sub: argparse._SubParsersAction, name: str) -> None:
+    p = sub.add_parser(name, help="fine-tune the model on three or more photos of one person")
+    p.add_argument("--person-dir", type=Path, required=True, help="a folder of photos of one person")
+    p.add_argument("--base", metavar="MODEL", help="the model to start from (default: the installed model)")
+    p.add_argument("--minutes", type=float, default=10.0, help="time limit (default 10)")
+    p.add_argument("--name", help="the personal model's name (default: the folder's name)")
+    p.add_argument("--model-dir", type=Path, help="where personal models go (default: the model directory)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ented_desktop.core.paths import model_dir
+    from training.finetune import finetune_person, person_photos
+
+    if args.minutes <= 0:
+        raise UserError("--minutes must be positive.")
+    photos = person_photos(args.person_dir)
+    name = args.name or args.person_dir.resolve().name
+    out_dir = model_dir(args.model_dir) / "personal"
+    bar = tqdm(total=int(args.minutes * 60), unit="s", file=sys.stderr, desc=f"fine-tuning {name}",
+               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
+
+    def progress(report: dict) -> None:
+        bar.n = min(bar.total, int(args.minutes * 60 - report["eta_s"]))
+        bar.set_postfix(it=report["iteration"], loss=f"{report['loss']:.3f}",
+                        **({"val_psnr": f"{report['val']:.2f}"} if "val" in report else {}))
+
+    result = finetune_person(photos, base_model=args.base, out_dir=out_dir, minutes=args.minutes, name=name,
+                             device=args.device, progress_fn=progress)
+    bar.close()
+    b, a = result.before, result.after
+    print(f"held-out photo {photos[-1].name}: degraded input {b['input_psnr']:.2f} dB; "
+          f"base model {b['val_psnr']:.2f} dB; personal model {a['val_psnr']:.2f} dB "
+          f"({a['val_psnr'] - b['val_psnr']:+.2f} dB)")
+    if result.improved:
+        print(f"The personal model is better on the held-out photo. Saved: {result.model_path}")
+        print(f"Use it with: ented restore ... --model {result.model_path}")
+        return 0
+    if result.model_path is not None:
+        from ented_desktop.core.weights import remove_model
+
+        remove_model(result.model_path)
+    print("The personal model is not better than the base model on the held-out photo; keeping the base model.")
+    return 0

@@ -1,0 +1,164 @@
+"""`ented restore` as scripts use it: the contract, and every kind of bad input from the issue."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ented_desktop.cli.main import main
+from ented_desktop.core.paths import resources_dir
+from tests.test_imageio import huge_bmp
+
+SAMPLE = resources_dir() / "samples" / "astronaut.jpg"
+
+
+@pytest.fixture
+def model_args(tiny_model_dir):
+    return ["--model", str(tiny_model_dir / "tiny.safetensors"), "--device", "cpu"]
+
+
+def restore(args, capsys) -> tuple[int, dict | None, str]:
+    code = main(["restore", *args, "--json"])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out) if captured.out.strip() else None
+    return code, summary, captured.err
+
+
+def sample_rgb() -> np.ndarray:
+    return np.asarray(Image.open(SAMPLE).convert("RGB"))
+
+
+def test_restores_a_photo_keeping_name_size_and_format(tmp_path, model_args, capsys):
+    shutil.copy(SAMPLE, tmp_path / "in.jpg")
+    Image.open(SAMPLE).save(tmp_path / "in2.png")
+    code, summary, err = restore([str(tmp_path / "in.jpg"), str(tmp_path / "in2.png"), "-o",
+                                  str(tmp_path / "out"), *model_args], capsys)
+    assert code == 0, err
+    out_jpg, out_png = tmp_path / "out" / "in.jpg", tmp_path / "out" / "in2.png"
+    assert Image.open(out_jpg).format == "JPEG" and Image.open(out_png).format == "PNG"
+    assert Image.open(out_jpg).size == (512, 512)
+    row = summary["inputs"][0]
+    assert row["faces_found"] == 1 and row["faces_restored"] == 1 and row["reference_used"] == ["self"]
+    assert row["seconds"] > 0 and summary["restored"] == 2 and summary["failed"] == 0
+    assert "ETA" not in err or "restoring" in err  # a progress bar for batches goes to stderr
+
+
+def test_reference_and_pairs(tmp_path, model_args, capsys):
+    shutil.copy(SAMPLE, tmp_path / "a.jpg")
+    shutil.copy(SAMPLE, tmp_path / "ref.jpg")
+    code, summary, _ = restore([str(tmp_path / "a.jpg"), "--reference", str(tmp_path / "ref.jpg"), "-o",
+                                str(tmp_path / "o1"), *model_args], capsys)
+    assert code == 0 and summary["inputs"][0]["reference_used"] == ["person"]
+    (tmp_path / "pairs.csv").write_text("input,reference\na.jpg,ref.jpg\n")
+    code, summary, _ = restore(["--pairs", str(tmp_path / "pairs.csv"), "-o", str(tmp_path / "o2"), *model_args],
+                               capsys)
+    assert code == 0 and summary["inputs"][0]["reference"].endswith("ref.jpg")
+    assert (tmp_path / "o2" / "a.jpg").exists()
+
+
+def test_aligned_crops_of_any_square_size(tmp_path, model_args, capsys):
+    Image.fromarray(sample_rgb()[100:300, 150:350]).save(tmp_path / "face.png")
+    code, summary, err = restore([str(tmp_path / "face.png"), "--aligned", "-o", str(tmp_path / "o"), *model_args],
+                                 capsys)
+    assert code == 0, err
+    assert Image.open(tmp_path / "o" / "face.png").size == (200, 200)
+
+
+def test_folders_are_walked_and_keep_their_subfolders(tmp_path, model_args, capsys):
+    (tmp_path / "album" / "1952").mkdir(parents=True)
+    shutil.copy(SAMPLE, tmp_path / "album" / "1952" / "x.jpg")
+    shutil.copy(SAMPLE, tmp_path / "album" / "x.jpg")
+    code, _, err = restore([str(tmp_path / "album"), "-o", str(tmp_path / "o"), *model_args], capsys)
+    assert code == 0, err
+    assert (tmp_path / "o" / "x.jpg").exists() and (tmp_path / "o" / "1952" / "x.jpg").exists()
+
+
+def test_an_input_is_never_overwritten(tmp_path, model_args, capsys):
+    Image.open(SAMPLE).save(tmp_path / "p.png")
+    before = (tmp_path / "p.png").read_bytes()
+    code, summary, err = restore([str(tmp_path / "p.png"), "-o", str(tmp_path), *model_args], capsys)
+    assert code == 1 and "overwrite the input" in err
+    assert (tmp_path / "p.png").read_bytes() == before
+
+
+def _bad_inputs(folder: Path) -> dict[str, Path]:
+    rgb = sample_rgb()
+    files = {}
+    files["zero"] = folder / "zero.jpg"
+    files["zero"].write_bytes(b"")
+    data = SAMPLE.read_bytes()
+    files["truncated"] = folder / "truncated.jpg"
+    files["truncated"].write_bytes(data[: len(data) // 3])
+    files["corrupt"] = folder / "corrupt.png"
+    files["corrupt"].write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2000))
+    files["text"] = folder / "notes.jpg"
+    files["text"].write_text("this is not a photo")
+    files["huge"] = folder / "huge.bmp"  # a header that claims 20000 x 20000 pixels
+    files["huge"].write_bytes(huge_bmp())
+    files["noface"] = folder / "noface.png"
+    Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(files["noface"])
+    files["cmyk"] = folder / "cmyk.jpg"
+    Image.fromarray(rgb).convert("CMYK").save(files["cmyk"])
+    files["gray"] = folder / "gray.jpg"
+    Image.fromarray(rgb).convert("L").save(files["gray"])
+    files["palette"] = folder / "palette.png"
+    Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE).save(files["palette"])
+    files["alpha"] = folder / "alpha.png"
+    Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 200, np.uint8)])).save(files["alpha"])
+    files["deep"] = folder / "deep.png"
+    Image.fromarray(rgb[..., 1].astype(np.uint16) * 257).save(files["deep"])  # 16-bit grayscale
+    rotated = Image.fromarray(np.ascontiguousarray(np.rot90(rgb)))  # stored sideways, EXIF says rotate back
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    files["rotated"] = folder / "rotated.jpg"
+    rotated.save(files["rotated"], exif=exif)
+    unicode_dir = folder / "Großmutter 1952"
+    unicode_dir.mkdir()
+    files["unicode"] = unicode_dir / "été photo.jpg"
+    shutil.copy(SAMPLE, files["unicode"])
+    return files
+
+
+def test_bad_inputs_fail_clearly_and_the_batch_goes_on(tmp_path, model_args, capsys):
+    files = _bad_inputs(tmp_path)
+    out = tmp_path / "out put"
+    code, summary, err = restore([*(str(p) for p in files.values()), "-o", str(out), *model_args], capsys)
+    assert code == 1
+    rows = {Path(r["input"]).name: r for r in summary["inputs"]}
+    expected_failures = {"zero.jpg": "empty", "truncated.jpg": "", "corrupt.png": "", "notes.jpg": "",
+                         "huge.bmp": "megapixel", "noface.png": "no face"}
+    for name, words in expected_failures.items():
+        assert "error" in rows[name], name
+        assert words in rows[name]["error"].lower(), rows[name]["error"]
+        assert f"{name}:" in err  # one line per failed input
+    for name in ("cmyk.jpg", "gray.jpg", "palette.png", "alpha.png", "deep.png", "rotated.jpg", "été photo.jpg"):
+        assert "error" not in rows[name], rows[name]
+        assert rows[name]["faces_restored"] >= 1, name
+    assert Image.open(out / "gray.jpg").mode == "L"
+    deep = Image.open(out / "deep.png")
+    assert deep.mode.startswith("I") and np.asarray(deep).max() > 255  # still 16-bit
+    rotated = Image.open(out / "rotated.jpg")
+    assert rotated.size == (512, 512) and rotated.getexif().get(0x0112, 1) == 1
+    # Nothing half-written: only finished outputs, no temporary files.
+    written = sorted(p.name for p in out.rglob("*") if p.is_file())
+    assert not [n for n in written if n.startswith(".") or n.endswith(".tmp")]
+    assert "zero.jpg" not in written and "zero.png" not in written
+
+
+def test_unwritable_output_folder(tmp_path, model_args, capsys):
+    shutil.copy(SAMPLE, tmp_path / "a.jpg")
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the output folder should be")
+    code, summary, err = restore([str(tmp_path / "a.jpg"), "-o", str(blocker / "out"), *model_args], capsys)
+    assert code == 1 and "a.jpg:" in err and "output folder" in summary["inputs"][0]["error"]
+
+
+def test_no_installed_model_is_refused(tmp_path, capsys):
+    shutil.copy(SAMPLE, tmp_path / "a.jpg")
+    code = main(["restore", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o"), "--model-dir", str(tmp_path)])
+    assert code == 2 and "untrained" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

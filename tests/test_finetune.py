@@ -1,0 +1,56 @@
+"""Personal fine-tuning: bounded time, held-out validation, a registered model with its card."""
+
+import shutil
+
+import pytest
+
+from ented_desktop.cli.main import main
+from ented_desktop.core.errors import UserError
+from ented_desktop.core.weights import load_generator, read_manifest
+from training.finetune import finetune_person, person_photos
+
+
+@pytest.fixture
+def person_dir(shared_dir, tmp_path):
+    src = shared_dir / "data/lfw/images_deepfunneled/Aaron_Peirsol"
+    dst = tmp_path / "Aaron"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_finetune_writes_a_verified_personal_model_with_figures(person_dir, tiny_model_dir, tmp_path):
+    reports = []
+    result = finetune_person(person_photos(person_dir), base_model=tiny_model_dir / "tiny.safetensors",
+                             out_dir=tmp_path / "personal", minutes=0.15, val_every=2, progress_fn=reports.append)
+    assert result.model_path is not None and result.model_path.exists()
+    assert result.model_path.name in read_manifest(result.model_path.parent)
+    generator, info = load_generator(result.model_path)
+    ft = info["finetune"]
+    assert ft["held_out"] == "Aaron_Peirsol_0004.jpg" and "Aaron_Peirsol_0004.jpg" in ft["photos"]
+    assert ft["iterations"] >= 1 and info["iterations"] > ft["iterations"]
+    assert result.improved == (result.after["val_psnr"] > result.before["val_psnr"])
+    card = result.model_path.with_suffix(".md").read_text()
+    assert "Held-out photo" in card and f"{result.before['val_psnr']:.2f}" in card
+    assert reports and reports[-1]["iteration"] >= 1 and "eta_s" in reports[-1]
+    assert any("val" in r for r in reports)
+
+
+def test_abort_before_training_keeps_nothing(person_dir, tiny_model_dir, tmp_path):
+    result = finetune_person(person_photos(person_dir), base_model=tiny_model_dir / "tiny.safetensors",
+                             out_dir=tmp_path / "personal", minutes=1, abort_fn=lambda: True)
+    assert result.model_path is None and not result.improved
+
+
+def test_too_few_photos_is_a_clear_error(person_dir, tiny_model_dir, tmp_path):
+    photos = person_photos(person_dir)[:2]
+    with pytest.raises(UserError, match="at least 3 photos"):
+        finetune_person(photos, base_model=tiny_model_dir / "tiny.safetensors", out_dir=tmp_path, minutes=0.1)
+
+
+def test_cli_reports_before_and_after(person_dir, tiny_model_dir, tmp_path, capsys):
+    code = main(["finetune", "--person-dir", str(person_dir), "--base", str(tiny_model_dir / "tiny.safetensors"),
+                 "--minutes", "0.1", "--model-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "base model" in out and "personal model" in out
+    kept = (tmp_path / "personal" / "Aaron.safetensors").exists()
+    assert kept == ("is better" in out)
