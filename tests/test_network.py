@@ -173,3 +173,15 @@ def test_modulated_conv_checks_shapes():
 def test_discriminator_scores_each_image():
     d = Discriminator(TINY)
     assert d(torch.randn(4, 3, 32, 32)).shape == (4,)
+
+
+def test_attention_loss_trains_the_kernels_but_not_the_decoder_trunk():
+    from training.losses import attention_reconstruction_loss
+
+    g = ENTEDGenerator(TINY)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    out = g(x, x.flip(-1))
+    attention_reconstruction_loss(x, x.flip(-1), out.extraction, out.distribution).backward()
+    assert g.decoder.blocks["32"].texture.kernels.weight.grad.abs().sum() > 0  # W_d
+    assert g.extraction["32"].kernels.weight.grad.abs().sum() > 0  # W_e
+    assert g.decoder.blocks["16"].conv2.conv.weight.grad is None  # the trunk gets nothing from eq. 11

@@ -701,8 +701,8 @@ def format_markdown(report: dict) -> str:
     lines = [
         f"## Evaluation on {Path(es['path']).name}: level {es['level']}, seed {es['seed']}, {es['count']} faces "
         f"of {es['people']} people, {es['size']} px",
-        "",
     ]
+    lines += [""] if report["models"] else []
     for label, info in report["models"].items():
         lines.append(f"- {label}: {info['name']} ({info['path']}, {info['iterations']} iterations, "
                      f"{info['engine']} on {info['device']}, {info['resolution']} px)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from ented_desktop.core.errors import UserError
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if args.count is not None and args.count < 1:
         raise UserError("--count must be at least 1.")
     compare = parse_compare(args.compare)
+    started = time.monotonic()
     with tqdm(desc="build eval set", unit="face", file=sys.stderr, dynamic_ncols=True, leave=False) as bar:
 
         def progress(done: int, total: int) -> None:
@@ -67,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
         eval_set, built = ensure_eval_set(args.dataset, level=args.level, seed=args.seed, count=args.count,
                                           progress=progress)
-    print(f"{'built' if built else 'using'} evaluation set {eval_set}", file=sys.stderr)
+    print(f"built evaluation set {eval_set} in {time.monotonic() - started:.1f} s" if built else
+          f"using evaluation set {eval_set}", file=sys.stderr)
     model = None if args.baselines_only else (args.model or DEFAULT_MODEL)
     report = evaluate(model, eval_set, engine=args.engine, device=args.device, model_dir=args.model_dir,
                       models=compare, niqe_params=args.niqe, out_dir=args.out, batch_size=args.batch_size)

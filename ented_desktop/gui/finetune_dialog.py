@@ -1,4 +1,10 @@
-"""Fine-tune a personal model for one person: progress, ETA, live loss plot, cancel, keep or discard."""
+"""Fine-tune a personal model for one person: progress, ETA, live loss plot, cancel, keep or discard.
+
+The run is a "finetune" job of the job queue (:func:`ented_desktop.gui.tasks.finetune_work`): it is recorded in
+the library, shown in the Jobs panel, waits for a running restore, and shows as interrupted when the program
+ended during it. The dialog starts the job and shows it; the user then keeps the new model for the person or
+discards it.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +13,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
+    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from ented_desktop.core.errors import UserError
+from ented_desktop.gui.job_queue import JobQueue
 from ented_desktop.gui.loss_plot import LossPlot
-from ented_desktop.gui.workers import GeneratorWorker, WorkControl
+from ented_desktop.gui.tasks import FINETUNE_MIN_PHOTOS, FinetuneProgress, Outcome
+from ented_desktop.gui.wording import format_eta
 
-MINIMUM_PHOTOS = 3
-FinetuneFn = Callable[..., Any]  # training.finetune.finetune_person's signature
+RESULT_COLUMNS = ["", "Degraded input", "General model", "Personal model"]
+
+
+def _figure_text(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else "—"
 
 
 @dataclass(frozen=True)
@@ -39,33 +51,12 @@ class FinetuneCandidate:
 
     @property
     def eligible(self) -> bool:
-        return len(self.photos) >= MINIMUM_PHOTOS
-
-
-def format_eta(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return "estimating…"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s left"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s left"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min left"
-
-
-def default_finetune_fn() -> FinetuneFn:
-    from training.finetune import finetune_person  # heavy (torch); only when a run starts
-
-    return finetune_person
+        return len(self.photos) >= FINETUNE_MIN_PHOTOS
 
 
 class FinetuneDialog(QDialog):
-    """Runs ``finetune_fn`` in the background and hands the result to ``on_keep`` or ``on_discard``.
-
-    ``base_model`` finds the general model's file; it runs on the worker thread (resolving a model
-    imports the network code, which would stall the window)."""
+    """Starts a "finetune" job on ``queue`` and shows it; hands its result to ``on_keep`` or ``on_discard``
+    (closing without choosing discards)."""
 
     runFinished = Signal(object)
 
@@ -73,59 +64,68 @@ class FinetuneDialog(QDialog):
         self,
         candidates: list[FinetuneCandidate],
         *,
-        base_model: Callable[[], Path],
-        out_dir_for: Callable[[int], Path],
+        queue: JobQueue,
         on_keep: Callable[[int, Any], None],
         on_discard: Callable[[int, Any], None],
-        finetune_fn: FinetuneFn | None = None,
-        pool: QThreadPool | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Fine-tune a personal model")
-        self.resize(620, 560)
+        self.resize(640, 580)
         self._candidates = candidates
-        self._base_model = base_model
-        self._out_dir_for = out_dir_for
+        self._queue = queue
         self._on_keep = on_keep
         self._on_discard = on_discard
-        self._finetune_fn = finetune_fn
-        self._pool = pool or QThreadPool.globalInstance()
-        self._worker: GeneratorWorker | None = None
-        self._result: Any = None
+        self.job_id: int | None = None
         self._person_id: int | None = None
+        self._result: Any = None
+        queue.changed.connect(self._on_job_changed)
+        queue.event.connect(self._on_job_event)
+        queue.finished.connect(self._on_job_finished)
 
         self.person = QComboBox()
         for candidate in candidates:
             label = f"{candidate.name} ({len(candidate.photos)} photos)"
             if not candidate.eligible:
-                label += f" — needs at least {MINIMUM_PHOTOS}"
+                label += f" — needs at least {FINETUNE_MIN_PHOTOS}"
             self.person.addItem(label, candidate.person_id)
             if not candidate.eligible:
                 self.person.model().item(self.person.count() - 1).setEnabled(False)
         first = next((i for i, c in enumerate(candidates) if c.eligible), -1)
         self.person.setCurrentIndex(first)
-        self.minutes = QSpinBox()
-        self.minutes.setRange(1, 24 * 60)
+        self.minutes = QDoubleSpinBox()
+        self.minutes.setRange(0.1, 24 * 60)
+        self.minutes.setDecimals(1)
+        self.minutes.setSingleStep(1.0)
         self.minutes.setValue(15)
         self.minutes.setSuffix(" min")
         form = QFormLayout()
         form.addRow("Person:", self.person)
         form.addRow("Time budget:", self.minutes)
+        photos_note = QLabel(f"Only photos in which the person is the largest face are used (at least "
+                             f"{FINETUNE_MIN_PHOTOS}); the last of them is held out to check the personal model.")
+        photos_note.setWordWrap(True)
+        photos_note.setStyleSheet("color: #555")
+        form.addRow(photos_note)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.status = QLabel(self._idle_text())
         self.status.setWordWrap(True)
-        self.plot = LossPlot()
-        self.results = QTableWidget(0, 3)
-        self.results.setHorizontalHeaderLabels(["Validation", "Before", "After"])
-        self.results.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.plot = LossPlot(val_label="held-out PSNR, dB")
+        self.results = QTableWidget(1, len(RESULT_COLUMNS))
+        self.results.setHorizontalHeaderLabels(RESULT_COLUMNS)
+        header = self.results.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.results.verticalHeader().setVisible(False)
         self.results.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.results.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        self.results.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.results.setToolTip("PSNR of the held-out photo (not used for training) against its degraded copies "
+                                "and their restorations; higher is closer to the original.")
         self.results.setVisible(False)
-        self.results.setMaximumHeight(110)
 
         self.start_button = QPushButton("Start")
         self.cancel_button = QPushButton("Cancel")
@@ -154,7 +154,7 @@ class FinetuneDialog(QDialog):
 
     def _idle_text(self) -> str:
         if not any(c.eligible for c in self._candidates):
-            return (f"Fine-tuning needs a named person with at least {MINIMUM_PHOTOS} photos. "
+            return (f"Fine-tuning needs a named person with at least {FINETUNE_MIN_PHOTOS} photos. "
                     "Name more faces first.")
         return "Pick a person and a time budget, then press Start."
 
@@ -167,9 +167,13 @@ class FinetuneDialog(QDialog):
         self.start_button.setEnabled(choosing and self.person.currentIndex() >= 0
                                      and self._candidates[self.person.currentIndex()].eligible)
         self.cancel_button.setVisible(phase == "running")
+        self.cancel_button.setEnabled(True)
         self.keep_button.setVisible(phase == "finished")
         self.discard_button.setVisible(phase == "finished")
         self.close_button.setVisible(phase != "running")
+
+    def _name(self) -> str:
+        return next((c.name for c in self._candidates if c.person_id == self._person_id), "this person")
 
     # -- running --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -177,34 +181,48 @@ class FinetuneDialog(QDialog):
         if not candidate.eligible:
             return
         self._person_id = candidate.person_id
-        fn = self._finetune_fn
-        minutes = self.minutes.value()
-        resolve_base, out_dir = self._base_model, self._out_dir_for(candidate.person_id)
-        photos = list(candidate.photos)
-
-        def work(control: WorkControl) -> Any:
-            finetune = fn or default_finetune_fn()
-            return finetune(photos, base_model=resolve_base(), out_dir=out_dir, minutes=minutes,
-                            progress_fn=control.report, abort_fn=control.should_stop)
-
         self.plot.clear()
         self.results.setVisible(False)
-        self.status.setText(f"Fine-tuning on {len(photos)} photos of {candidate.name}…")
         self.progress.setRange(0, 0)  # busy until the first report gives a total
-        worker = GeneratorWorker(work)
-        worker.signals.progress.connect(self._on_progress)
-        worker.signals.finished.connect(self._on_finished)
-        worker.signals.failed.connect(self._on_failed)
-        worker.signals.cancelled.connect(self._on_cancelled)
-        self._worker = worker
+        self.status.setText(f"Fine-tuning on {len(candidate.photos)} photos of {candidate.name}: loading the "
+                            "model and finding the faces…")
         self._set_phase("running")
-        self._pool.start(worker)
+        self.job_id = self._queue.submit("finetune", {
+            "person_id": candidate.person_id, "minutes": self.minutes.value(),
+            "title": f"Fine-tune a personal model for {candidate.name}"})
+        self._on_job_changed(self.job_id)
+
+    def show_job(self, job_id: int) -> None:
+        """Show a fine-tune job started elsewhere (re-run from the Jobs panel) and, when it is done, its
+        result for the user to keep or discard."""
+        entry = self._queue.entries[job_id]
+        self.job_id = job_id
+        self._person_id = int(entry.payload["person_id"])
+        self.person.setCurrentIndex(max(0, self.person.findData(self._person_id)))
+        if entry.state in ("done", "failed", "cancelled"):
+            self._on_job_finished(job_id, entry.state)
+        else:
+            self._set_phase("running")
+            self._on_job_changed(job_id)
 
     def cancel(self) -> None:
-        if self._worker is not None:
+        if self.job_id is not None and self.phase == "running":
             self.status.setText("Stopping after the current iteration…")
             self.cancel_button.setEnabled(False)
-            self._worker.abort()
+            self._queue.cancel(self.job_id)
+
+    def _on_job_changed(self, job_id: int) -> None:
+        entry = self._queue.entries.get(job_id)
+        if job_id != self.job_id or entry is None or self.phase != "running":
+            return
+        if entry.state == "queued" and self._queue.waiting(job_id):
+            self.status.setText("Waiting for the job before it in the Jobs panel to finish…")
+        elif entry.state == "paused":
+            self.status.setText("Paused from the Jobs panel; resume it there. The time budget keeps counting.")
+
+    def _on_job_event(self, job_id: int, event: object) -> None:
+        if job_id == self.job_id and isinstance(event, FinetuneProgress):
+            self._on_progress(event.report)
 
     def _on_progress(self, report: dict[str, Any]) -> None:
         total = int(report.get("total") or 0)
@@ -215,77 +233,84 @@ class FinetuneDialog(QDialog):
             self.plot.set_total(total)
         self.plot.add(iteration, report.get("loss"), report.get("val"))
         loss = report.get("loss")
-        where = f"iteration {iteration}" + (f" of {total}" if total else "")
+        where = f"iteration {iteration}" + (f" of about {total}" if total else "")
         parts = [where, format_eta(report.get("eta_s"))]
         if loss is not None:
             parts.append(f"loss {loss:.4g}")
         if report.get("val") is not None:
-            parts.append(f"validation {report['val']:.4g}")
+            parts.append(f"held-out PSNR {report['val']:.2f} dB")
         self.status.setText(" · ".join(parts))
 
-    def _on_finished(self, result: Any) -> None:
-        self._worker = None
-        self._result = result
-        self.cancel_button.setEnabled(True)
-        self.results.setRowCount(0)
-        for key in sorted(set(result.before) | set(result.after)):
-            row = self.results.rowCount()
-            self.results.insertRow(row)
-            self.results.setItem(row, 0, QTableWidgetItem(key))
-            for column, figures in ((1, result.before), (2, result.after)):
-                value = figures.get(key)
-                text = f"{value:.4g}" if isinstance(value, float) else ("—" if value is None else str(value))
-                self.results.setItem(row, column, QTableWidgetItem(text))
-        self.results.setVisible(True)
+    def _on_job_finished(self, job_id: int, state: str) -> None:
+        entry = self._queue.entries.get(job_id)
+        if job_id != self.job_id or entry is None:
+            return
         self.progress.setRange(0, 1)
-        self.progress.setValue(1)
-        if result.model_path is None:
-            self.status.setText("Fine-tuning produced no model to keep.")
-        elif result.improved:
-            self.status.setText("The personal model scores better than the base model on held-out photos. "
-                                "Keep it to use it for this person's faces.")
+        if state == "done" and isinstance(entry.result, Outcome):
+            self._show_result(entry.result.value)
+            return
+        self.progress.setValue(0)
+        if state == "failed":
+            self.status.setText(f"Fine-tuning failed: {entry.error}")
         else:
-            self.status.setText("The personal model did not score better than the base model on held-out "
-                                "photos; discarding it is recommended.")
+            self.status.setText("Fine-tuning was cancelled; nothing was kept.")
+        self._set_phase("choose")
+
+    def _show_result(self, result: Any) -> None:
+        self._result = result
+        figures = ["Held-out photo, PSNR (dB)", result.before.get("input_psnr"), result.before.get("val_psnr"),
+                   result.after.get("val_psnr")]
+        for column, value in enumerate(figures):
+            item = QTableWidgetItem(value if column == 0 else _figure_text(value))
+            if column:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.results.setItem(0, column, item)
+        self.results.resizeRowsToContents()
+        self.results.setFixedHeight(self.results.horizontalHeader().sizeHint().height() + self.results.rowHeight(0)
+                                    + 2 * self.results.frameWidth())
+        self.results.setVisible(True)
+        if result.history:
+            self.plot.set_validation([(h["iteration"], h["val_psnr"]) for h in result.history])
+        self.progress.setValue(1)
+        name = self._name()
+        if result.model_path is None:
+            self.status.setText("Fine-tuning stopped before its first iteration, so there is no model to keep.")
+        else:
+            gain = result.after["val_psnr"] - result.before["val_psnr"]
+            if result.improved:
+                self.status.setText(f"The personal model restores the held-out photo better than the general "
+                                    f"model ({gain:+.2f} dB). Keep it to use it for {name}'s faces.")
+            else:
+                self.status.setText(f"The personal model does not restore the held-out photo better than the "
+                                    f"general model ({gain:+.2f} dB); discarding it is recommended.")
         self._set_phase("finished")
         self.keep_button.setEnabled(result.model_path is not None)
         self.runFinished.emit(result)
 
-    def _on_failed(self, message: str) -> None:
-        self._worker = None
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.status.setText(f"Fine-tuning failed: {message}")
-        self._set_phase("choose")
-
-    def _on_cancelled(self) -> None:
-        self._worker = None
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.status.setText("Fine-tuning was cancelled; nothing was kept.")
-        self._set_phase("choose")
-
     # -- ending ---------------------------------------------------------------------------------
     def keep(self) -> None:
         if self._result is not None and self._person_id is not None:
-            self._on_keep(self._person_id, self._result)
-            self.status.setText("The personal model is kept and will be used for this person's faces.")
+            try:
+                self._on_keep(self._person_id, self._result)
+            except UserError as exc:
+                self.status.setText(str(exc))
+                return
+            self.status.setText(f"The personal model is kept and will be used for {self._name()}'s faces.")
             self._result = None
         self._set_phase("choose")
 
     def discard(self) -> None:
         if self._result is not None and self._person_id is not None:
-            self._on_discard(self._person_id, self._result)
+            if self._result.model_path is not None:
+                self._on_discard(self._person_id, self._result)
             self.status.setText("The personal model was discarded.")
             self._result = None
         self._set_phase("choose")
 
     def reject(self) -> None:
-        if self._worker is not None:
+        if self.phase == "running":
             self.cancel()
             return
-        if self._result is not None and self._person_id is not None:
-            self.discard()  # closing without choosing must not leave an unregistered model behind
+        if self._result is not None:
+            self.discard()  # closing without choosing must not leave an unused model behind
         super().reject()

@@ -5,7 +5,9 @@ A job is a row in the library's jobs table (kind + JSON payload) and, while it r
 :data:`WorkFactory` from :mod:`ented_desktop.gui.tasks`; this module only decides when it runs and
 records what happened. Library writes made while a job runs (start, progress, end) happen on the
 worker's thread, so a slow disk never stalls the window. Imports are not a library job kind; they run
-the same way as transient entries (negative ids) that are shown but not recorded.
+the same way as transient entries (negative ids) that are shown but not recorded. A job's work is a generator
+of :class:`Step` or, for core functions that report through callbacks (fine-tuning), a plain function
+that sends its steps with ``control.report``; both are recorded and shown alike.
 
 Jobs left ``queued`` by the previous session are started again; ``interrupted`` (the program ended
 while they ran), ``paused`` and ``failed`` ones are shown for the user to re-run.
@@ -13,6 +15,7 @@ while they ran), ``paused`` and ``failed`` ones are shown for the user to re-run
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import logging
 import time
@@ -163,29 +166,29 @@ class JobQueue(QObject):
     def _run(self, entry: JobEntry, lane: str) -> None:
         work = self.factories[entry.kind](entry.payload)
         job_id = entry.job_id
-        library = self.library if entry.recorded else None
+        gate = _StepGate(self.library if entry.recorded else None, job_id)
 
         def tracked(control: WorkControl) -> Generator[Step, None, Any]:
             # Runs on the worker thread: the library writes for this job happen here, not in the window.
-            if library is not None:
-                library.set_job_state(job_id, "running")
-            last_ui = last_db = 0.0
-            gen = work(control)
+            gate.started()
+            produced = work(control)
+            if not inspect.isgenerator(produced):
+                return produced  # callback-style work: its steps went through control.report
             while True:
                 try:
-                    step = next(gen)
+                    step = next(produced)
                 except StopIteration as stop:
                     return stop.value
-                now = time.monotonic()
-                due = now - last_db >= DB_PROGRESS_INTERVAL_S
-                if library is not None and step.fraction is not None and due:
-                    library.set_job_progress(job_id, step.fraction)
-                    last_db = now
-                if step.event is not None or now - last_ui >= PROGRESS_INTERVAL_S:
-                    last_ui = now
+                if gate.admit(step):
                     yield step
 
         worker = GeneratorWorker(tracked)
+
+        def reported(step: Step) -> None:  # a step sent by callback-style work, on the worker thread
+            if gate.admit(step):
+                worker.signals.progress.emit(step)
+
+        worker.control.connect(reported, worker.signals.paused.emit)
         worker.signals.started.connect(lambda: self._update(job_id, state="running", text="Starting…"))
         worker.signals.progress.connect(lambda step: self._on_step(job_id, step))
         worker.signals.paused.connect(lambda paused: self._on_paused(job_id, paused))
@@ -301,6 +304,12 @@ class JobQueue(QObject):
         self.library.delete_finished_jobs()
 
     # -- queries and shutdown --------------------------------------------------------------------
+    def waiting(self, job_id: int) -> bool:
+        """Whether the job is queued behind another job of its lane (not started yet)."""
+        entry = self.entries.get(job_id)
+        lane = LANES.get(entry.kind, "compute") if entry is not None else None
+        return lane is not None and job_id in self._waiting.get(lane, [])
+
     def active(self) -> list[JobEntry]:
         return [e for e in self.entries.values() if e.state in ("queued", "running", "paused")]
 
@@ -313,6 +322,31 @@ class JobQueue(QObject):
         for worker in list(self._workers.values()):
             worker.abort()
         return all(pool.waitForDone(timeout_ms) for pool in self._pools.values())
+
+
+class _StepGate:
+    """Records a job's start and progress in the library (at most every :data:`DB_PROGRESS_INTERVAL_S`)
+    and lets through to the window only the steps it needs: those with an event, and others at most
+    every :data:`PROGRESS_INTERVAL_S`. Used on the job's worker thread only."""
+
+    def __init__(self, library: Library | None, job_id: int) -> None:
+        self.library = library
+        self.job_id = job_id
+        self.last_ui = self.last_db = 0.0
+
+    def started(self) -> None:
+        if self.library is not None:
+            self.library.set_job_state(self.job_id, "running")
+
+    def admit(self, step: Step) -> bool:
+        now = time.monotonic()
+        if self.library is not None and step.fraction is not None and now - self.last_db >= DB_PROGRESS_INTERVAL_S:
+            self.library.set_job_progress(self.job_id, step.fraction)
+            self.last_db = now
+        if step.event is not None or now - self.last_ui >= PROGRESS_INTERVAL_S:
+            self.last_ui = now
+            return True
+        return False
 
 
 def summary_of(result: Any) -> str:

@@ -1,4 +1,7 @@
-"""A live training curve (loss and, when measured, validation) painted with QPainter."""
+"""A live training curve (loss and, when measured, validation) painted with QPainter.
+
+The two series are in different units (a loss, a PSNR in dB), so each has its own vertical scale: the
+loss's on the left axis, the validation's on the right, each labelled in its series' colour."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 LOSS_COLOUR = QColor(40, 110, 220)
 VAL_COLOUR = QColor(220, 90, 30)
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 12, 24, 28
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 56, 24, 28
 
 
 def value_range(values: list[float]) -> tuple[float, float]:
@@ -27,11 +30,20 @@ def value_range(values: list[float]) -> tuple[float, float]:
     return (0.0 if low >= 0 > low - pad else low - pad), high + pad
 
 
+def tick_text(value: float, low: float, high: float) -> str:
+    """An axis label with just enough decimals that the low, middle and high labels differ (they are half
+    the span apart): 9.9 / 12.5 / 15.1 for a loss, 19.309 / 19.326 / 19.343 for a PSNR that barely moves."""
+    step = (high - low) / 2
+    decimals = 0 if step <= 0 else min(6, max(0, 1 - math.floor(math.log10(step))))
+    return f"{value:.{decimals}f}"
+
+
 class LossPlot(QWidget):
     """Two series over iterations: training loss (every report) and validation (when reported)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, val_label: str = "validation") -> None:
         super().__init__(parent)
+        self.val_label = val_label
         self.setMinimumSize(320, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._total = 1
@@ -57,6 +69,18 @@ class LossPlot(QWidget):
         self._total = max(self._total, iteration)
         self.update()
 
+    def set_validation(self, points: list[tuple[int, float]]) -> None:
+        """Replace the validation series (e.g. with a finished run's history, which includes iteration 0)."""
+        self.val = [(int(i), float(v)) for i, v in points if math.isfinite(v)]
+        self._total = max(self._total, *(i for i, _ in self.val), 1)
+        self.update()
+
+    def loss_range(self) -> tuple[float, float]:
+        return value_range([v for _, v in self.loss])
+
+    def val_range(self) -> tuple[float, float]:
+        return value_range([v for _, v in self.val])
+
     def plot_rect(self) -> QRectF:
         return QRectF(MARGIN_LEFT, MARGIN_TOP, max(1, self.width() - MARGIN_LEFT - MARGIN_RIGHT),
                       max(1, self.height() - MARGIN_TOP - MARGIN_BOTTOM))
@@ -72,20 +96,26 @@ class LossPlot(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(self.rect(), QColor(255, 255, 255))
         area = self.plot_rect()
-        low, high = value_range([v for _, v in self.loss] + [v for _, v in self.val])
         painter.setPen(QPen(QColor(200, 200, 200), 1))
         painter.drawRect(area)
+        axes = ((self.loss, LOSS_COLOUR, self.loss_range(), True), (self.val, VAL_COLOUR, self.val_range(), False))
+        for series, colour, (low, high), left in axes:
+            if not series:
+                continue
+            painter.setPen(colour.darker(130))
+            for value in (low, (low + high) / 2, high):
+                y = self.to_widget(0, value, low, high).y()
+                x = 0 if left else area.right() + 6
+                align = Qt.AlignmentFlag.AlignRight if left else Qt.AlignmentFlag.AlignLeft
+                painter.drawText(QRectF(x, y - 8, MARGIN_LEFT - 6 if left else MARGIN_RIGHT - 6, 16),
+                                 align | Qt.AlignmentFlag.AlignVCenter, tick_text(value, low, high))
         painter.setPen(QColor(60, 60, 60))
-        for value in (low, (low + high) / 2, high):
-            y = self.to_widget(0, value, low, high).y()
-            painter.drawText(QRectF(0, y - 8, MARGIN_LEFT - 6, 16),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{value:.3g}")
         axis = QRectF(area.left(), area.bottom() + 4, area.width(), 20)
         painter.drawText(axis, Qt.AlignmentFlag.AlignRight, f"iteration {self._total}")
         painter.drawText(axis, Qt.AlignmentFlag.AlignLeft, "0")
         if not self.loss and not self.val:
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "Waiting for the first iterations…")
-        for series, colour in ((self.loss, LOSS_COLOUR), (self.val, VAL_COLOUR)):
+        for series, colour, (low, high), _ in axes:
             if not series:
                 continue
             painter.setPen(QPen(colour, 2))
@@ -99,7 +129,7 @@ class LossPlot(QWidget):
 
     def _legend(self, painter: QPainter, area: QRectF) -> None:
         x = area.left() + 4
-        for name, colour in (("loss", LOSS_COLOUR), ("validation", VAL_COLOUR)):
+        for name, colour in (("loss (left axis)", LOSS_COLOUR), (f"{self.val_label} (right axis)", VAL_COLOUR)):
             painter.setPen(QPen(colour, 3))
             painter.drawLine(QPointF(x, 12), QPointF(x + 16, 12))
             painter.setPen(QColor(40, 40, 40))

@@ -61,7 +61,15 @@ from ented_desktop.gui.people_panel import PeoplePanel
 from ented_desktop.gui.problems_panel import ProblemsPanel
 from ented_desktop.gui.qimage import qimage_from_rgb
 from ented_desktop.gui.settings_dialog import SettingsDialog
-from ented_desktop.gui.tasks import FacesFound, Outcome, PhotosArrived, Services, VersionMade, factories
+from ented_desktop.gui.tasks import (
+    FacesFound,
+    Outcome,
+    PhotosArrived,
+    Services,
+    VersionMade,
+    factories,
+    finetune_photos,
+)
 from ented_desktop.gui.thumbnail_model import PhotoIdRole, PhotoItem, ThumbnailModel
 from ented_desktop.gui.wording import count
 
@@ -100,10 +108,10 @@ def face_plan(face: FaceRecord, people: dict[int, Person]) -> str:
     person = people.get(face.person_id) if face.person_id is not None else None
     if person is None:
         return "unnamed: will be restored without a reference (the face is its own reference)"
+    model = ", with the personal model" if person.personal_model else ""
     if person.reference_face_id is None and person.reference_image is None:
         return (f"{person.name}: no reference chosen yet, so restored without one "
-                "(the face is its own reference)")
-    model = " with the personal model" if person.personal_model else ""
+                f"(the face is its own reference){model}")
     return f"{person.name}: restored with {person.name}'s reference{model}"
 
 
@@ -147,13 +155,12 @@ class AlbumList(QListWidget):
 
 class MainWindow(QMainWindow):
     def __init__(self, library: Library, settings: Settings, *, settings_path: Path | None = None,
-                 services: Services | None = None, finetune_fn: Callable[..., Any] | None = None) -> None:
+                 services: Services | None = None) -> None:
         super().__init__()
         self.library = library
         self.settings = settings
         self.settings_path = settings_path
         self.services = services or Services(lambda: self.settings)
-        self.finetune_fn = finetune_fn
         self.queue = JobQueue(library, factories(library, self.services), self)
         self.calls = AsyncCalls(self)
         self.calls.done.connect(self._on_loaded)
@@ -717,6 +724,9 @@ class MainWindow(QMainWindow):
             self.problems_panel.add_problems(outcome.problems, "restoring")
         elif entry.kind == "export" and outcome is not None:
             self.last_export = [e.path for e in outcome.value]
+        elif entry.kind == "finetune" and state == "done" and not any(
+                d.job_id == job_id for d in self.findChildren(FinetuneDialog)):
+            self.show_finetune_job(job_id)  # re-run from the Jobs panel: its result still needs a choice
         if state == "failed":
             self.status(f"{entry.title} failed: {entry.error}")
         elif state == "done":
@@ -793,30 +803,41 @@ class MainWindow(QMainWindow):
             self._apply_grid_size()
         self.status("Settings saved.")
 
-    def open_finetune(self) -> None:
-        candidates = []
-        for person in self.library.people():
-            photos = []
-            for face in self.library.faces_of_person(person.id):
-                path = self.library.photo(face.photo_id).path
-                if path not in photos:
-                    photos.append(path)
-            candidates.append(FinetuneCandidate(person.id, person.name, tuple(photos)))
-        model_dir = Path(self.settings.model_dir) if self.settings.model_dir else None
-        personal_root = (model_dir or _default_model_dir()) / "personal"
+    def _finetune_dialog(self) -> FinetuneDialog:
+        candidates = [FinetuneCandidate(p.id, p.name, tuple(finetune_photos(self.library, p.id)))
+                      for p in self.library.people()]
+        dialog = FinetuneDialog(candidates, queue=self.queue, on_keep=self._keep_personal_model,
+                                on_discard=self._discard_personal_model, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        return dialog
 
-        def keep(person_id: int, result: Any) -> None:
-            self.library.set_personal_model(person_id, result.model_path)
-            self.people_panel.refresh()
+    def open_finetune(self) -> FinetuneDialog:
+        dialog = self._finetune_dialog()
+        dialog.open()
+        return dialog
 
-        def discard(person_id: int, result: Any) -> None:
-            if result.model_path is not None:
-                Path(result.model_path).unlink(missing_ok=True)
+    def show_finetune_job(self, job_id: int) -> FinetuneDialog:
+        dialog = self._finetune_dialog()
+        dialog.show_job(job_id)
+        dialog.open()
+        return dialog
 
-        dialog = FinetuneDialog(candidates, base_model=lambda: _general_model(model_dir),
-                                out_dir_for=lambda pid: personal_root / f"person-{pid}",
-                                on_keep=keep, on_discard=discard, finetune_fn=self.finetune_fn, parent=self)
-        dialog.exec()
+    def _keep_personal_model(self, person_id: int, result: Any) -> None:
+        """Use the new model for the person; the one it replaces is deleted when it was made for them here."""
+        from ented_desktop.core.weights import remove_model
+
+        new = Path(result.model_path).absolute()
+        previous = self.library.person(person_id).personal_model
+        self.library.set_personal_model(person_id, new)
+        if previous is not None and previous != new and previous.parent == new.parent:
+            remove_model(previous)
+        self.people_panel.refresh()
+        self.refresh_faces()
+
+    def _discard_personal_model(self, person_id: int, result: Any) -> None:
+        from ented_desktop.core.weights import remove_model
+
+        remove_model(result.model_path)
 
     def about(self) -> None:
         QMessageBox.about(self, "ENTED Desktop",
@@ -840,20 +861,9 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
+        for dialog in self.findChildren(FinetuneDialog):
+            dialog.reject()  # a finished run nobody kept is discarded, not left on disk
         self.shutdown()
         if self.settings_path is not None:
             save_settings(self.settings, self.settings_path)
         event.accept()
-
-
-def _general_model(model_dir: Path | None) -> Path:
-    """The general model's weights file (raises ModelError with the core's sentence when none)."""
-    from ented_desktop.core.weights import resolve_model
-
-    return resolve_model(None, model_dir)
-
-
-def _default_model_dir() -> Path:
-    from ented_desktop.core import paths
-
-    return paths.model_dir()

@@ -1,14 +1,16 @@
 """What each kind of background job does, as generators of :class:`Step` built from core calls.
 
 Nothing here touches a widget: every function runs on a worker thread and talks to the library, the
-face detector and the restorer. The heavy objects (detector, identity embedder, restorers) live in
-:class:`Services`, created on first use on the thread of the job that needs them.
+face detector, the restorer and the fine-tuner. The heavy objects (detector, identity embedder, restorers)
+live in :class:`Services`, created on first use on the thread of the job that needs them.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +19,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from ented_desktop.core.errors import ModelError, UserError
-from ented_desktop.core.face.align import align_face
 from ented_desktop.core.face.detect import Face
 from ented_desktop.core.imageio import read_image_rgb8, read_photo
 from ented_desktop.core.library import Library, Person
+from ented_desktop.core.restore_plan import ReferenceCrops, ReferencePreparer, plan_passes
 from ented_desktop.core.settings import Settings
 from ented_desktop.gui.job_queue import Step, WorkFactory
-from ented_desktop.gui.wording import count
+from ented_desktop.gui.wording import count, format_eta
 from ented_desktop.gui.workers import WorkCancelled, WorkControl
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,13 @@ class VersionMade:
 
 
 @dataclass(frozen=True)
+class FinetuneProgress:
+    """One progress report of a running fine-tune (``training.finetune.finetune_person``'s dict)."""
+
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Exported:
     path: Path
     renamed: bool  # a file of the wanted name existed, so a free name was taken
@@ -90,7 +99,7 @@ class Restorer(Protocol):
 
 
 RestorerLoader = Callable[..., Restorer]  # core.pipeline.load_restorer
-ReferencePreparer = Callable[..., np.ndarray]  # core.pipeline.prepare_reference(image, detector, resolution)
+Finetuner = Callable[..., Any]  # training.finetune.finetune_person
 
 
 class CoreFaceFinder:
@@ -121,11 +130,13 @@ class Services:
         face_finder: Callable[[Settings], FaceFinder] | None = None,
         restorer_loader: RestorerLoader | None = None,
         reference_preparer: ReferencePreparer | None = None,
+        finetuner: Finetuner | None = None,
     ) -> None:
         self.settings = settings
         self._make_finder = face_finder or (lambda s: CoreFaceFinder(_model_dir(s), s.device))
         self._loader = restorer_loader
         self._preparer = reference_preparer
+        self._finetuner = finetuner
         self._lock = threading.Lock()
         self._finder: FaceFinder | None = None
         self._restorers: dict[tuple, Restorer] = {}
@@ -152,11 +163,32 @@ class Services:
                                               model_dir=_model_dir(s))
             return self._restorers[key]
 
-    def prepare_reference(self, image: np.ndarray, restorer: Any) -> np.ndarray:
-        """An aligned reference crop, at ``restorer``'s resolution, from any image of the person (the core
-        finds the face with the restorer's detector)."""
-        preparer = self._preparer or _core_preparer()
-        return preparer(image, restorer.detector, restorer.resolution)
+    def reference_preparer(self) -> ReferencePreparer:
+        """core.pipeline.prepare_reference: an image's largest face, aligned for a restorer."""
+        return self._preparer or _core_preparer()
+
+    def finetuner(self) -> Finetuner:
+        if self._finetuner is not None:
+            return self._finetuner
+        from training.finetune import finetune_person  # brings in torch: only when a fine-tune runs
+
+        return finetune_person
+
+    def general_model(self) -> Path:
+        """The general model's weights file (raises ModelError with the core's sentence when none)."""
+        from ented_desktop.core.weights import resolve_model
+
+        return resolve_model(None, _model_dir(self.settings()))
+
+    def personal_models_dir(self) -> Path:
+        from ented_desktop.core.paths import model_dir
+
+        return model_dir(_model_dir(self.settings())) / "personal"
+
+    def training_device(self) -> str:
+        from ented_desktop.core.engines.torch_engine import pick_torch_device
+
+        return str(pick_torch_device(self.settings().device))
 
 
 def _model_dir(settings: Settings) -> Path | None:
@@ -233,47 +265,22 @@ def detect_work(library: Library, services: Services, photo_ids: list[int] | Non
 
 
 # -- restoring ----------------------------------------------------------------------------------------
-def reference_crop(library: Library, person: Person, services: Services, restorer: Any) -> np.ndarray | None:
-    """The person's reference aligned for ``restorer``, or None when they have none (the face is then its
-    own reference). A picked face is aligned from its stored landmarks; an added image is searched for
-    its face by the core."""
-    if person.reference_image is not None:
-        return services.prepare_reference(read_image_rgb8(person.reference_image), restorer)
-    if person.reference_face_id is not None:
-        face = library.face(person.reference_face_id)
-        crop, _ = align_face(read_image_rgb8(library.photo(face.photo_id).path), face.landmarks,
-                             restorer.resolution)
-        return crop
-    return None
-
-
-def restore_photo(library: Library, photo_id: int, services: Services,
-                  aborted: Callable[[], bool]) -> tuple[int, list[dict[str, Any]]]:
+def restore_photo(library: Library, photo_id: int, services: Services, aborted: Callable[[], bool],
+                  crops: ReferenceCrops) -> tuple[int, list[dict[str, Any]]]:
     """Restore one photo into a new version; returns the version id and one report per face.
 
-    Faces of a person with a personal (fine-tuned) model are restored by that model, the others by the
-    general one; each pass only touches its own faces, so the passes compose."""
+    Each face gets its person's personal model and reference when they have them (core.restore_plan);
+    ``crops`` keeps the aligned references for the other photos of the batch."""
     photo = read_photo(library.photo(photo_id).path)
     pixels = photo.pixels
     stored = library.faces_of_photo(photo_id)
-    people = {p.id: p for p in library.people()}
-    groups: dict[Path | None, list[int]] = {}
-    for index, face in enumerate(stored):
-        person = people.get(face.person_id) if face.person_id is not None else None
-        groups.setdefault(person.personal_model if person else None, []).append(index)
     reports: list[dict[str, Any]] = [{} for _ in stored]
     models_used = []
-    for model, indices in groups.items():
-        restorer = services.restorer(model)
-        crops: dict[int, np.ndarray | None] = {}
-        references: list[np.ndarray | None] = []
-        for index in indices:
-            person_id = stored[index].person_id
-            if person_id in people and person_id not in crops:
-                crops[person_id] = reference_crop(library, people[person_id], services, restorer)
-            references.append(crops.get(person_id) if person_id is not None else None)
+    for restore_pass in plan_passes(stored, {p.id: p for p in library.people()}):
+        restorer = services.restorer(restore_pass.model)
+        references = crops.for_pass(restore_pass, restorer.detector, restorer.resolution)
         faces = [Face(box=stored[i].box, landmarks=stored[i].landmarks, score=stored[i].score)
-                 for i in indices]
+                 for i in restore_pass.faces]
         try:
             result = restorer.restore(pixels, faces=faces, references=references, grayscale=photo.grayscale,
                                       aborted=aborted)
@@ -281,14 +288,9 @@ def restore_photo(library: Library, photo_id: int, services: Services,
             raise WorkCancelled from exc
         pixels = result.pixels
         models_used.append(restorer.engine.model_name)
-        for face_report, index in zip(result.faces, indices, strict=True):
-            person_id = stored[index].person_id
-            reports[index] = {
-                "index": index, "face_id": stored[index].id, "person_id": person_id,
-                "person": people[person_id].name if person_id in people else None,
-                "restored": bool(face_report.restored), "reference": face_report.reference,
-                "reason": face_report.reason, "model": model.name if model else "general",
-            }
+        for face_report, index, person in zip(result.faces, restore_pass.faces, restore_pass.people,
+                                              strict=True):
+            reports[index] = _face_report(index, stored[index].id, person, face_report, restore_pass.model)
     used_people = sorted({r["person_id"] for r in reports
                           if r.get("reference") == "person" and r["person_id"] is not None})
     version_id = library.add_version(
@@ -298,17 +300,26 @@ def restore_photo(library: Library, photo_id: int, services: Services,
     return version_id, reports
 
 
+def _face_report(index: int, face_id: int, person: Person | None, outcome: Any,
+                 model: Path | None) -> dict[str, Any]:
+    """What a version records about one face (core.pipeline.FaceReport plus who and which model)."""
+    return {"index": index, "face_id": face_id, "person_id": person.id if person else None,
+            "person": person.name if person else None, "restored": bool(outcome.restored),
+            "reference": outcome.reference, "reason": outcome.reason, "model": model.name if model else "general"}
+
+
 def restore_work(library: Library, services: Services, photo_ids: list[int]) -> Callable:
     def work(control: WorkControl) -> Generator[Step, None, Outcome]:
         problems: list[tuple[str, str]] = []
         made = 0
         yield Step(0.0, "Loading the model…")
         services.restorer(None)  # a missing model fails the job here with the core's message
+        crops = ReferenceCrops(library, services.reference_preparer())
         for done, photo_id in enumerate(photo_ids, 1):
             name = str(photo_id)
             try:
                 name = library.photo(photo_id).path.name
-                version_id, _ = restore_photo(library, photo_id, services, control.should_stop)
+                version_id, _ = restore_photo(library, photo_id, services, control.should_stop, crops)
             except UserError as exc:
                 if isinstance(exc, ModelError):
                     raise  # the model is the problem, not this photo: stop with its message
@@ -330,6 +341,75 @@ def _cancelled() -> type[Exception]:
     from ented_desktop.core.pipeline import Cancelled
 
     return Cancelled
+
+
+# -- fine-tuning --------------------------------------------------------------------------------------
+FINETUNE_MIN_PHOTOS = 3  # training.finetune.MIN_PHOTOS (not imported: it brings in torch)
+
+
+def finetune_photos(library: Library, person_id: int) -> list[Path]:
+    """The photos a personal model of the person learns from: those where their face is the largest one,
+    since the fine-tuner trains on each photo's largest face. Missing photos are left out."""
+    photos: list[Path] = []
+    for face in library.faces_of_person(person_id):
+        photo = library.photo(face.photo_id)
+        if photo.missing or photo.path in photos:
+            continue
+        largest = max(library.faces_of_photo(face.photo_id),
+                      key=lambda f: Face(f.box, f.landmarks, f.score).size)
+        if largest.id == face.id:
+            photos.append(photo.path)
+    return photos
+
+
+def personal_model_name(person_name: str, now: float) -> str:
+    """A file name for a new personal model: the person's name and the time, so a new model never
+    replaces the one the person uses until the user keeps it."""
+    stem = re.sub(r"[^\w-]+", "-", person_name).strip("-_") or "person"
+    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
+
+
+def finetune_summary(person_name: str, result: Any) -> str:
+    if result.model_path is None:
+        return f"Fine-tuning for {person_name} stopped before its first iteration; no model was made."
+    verdict = "better" if result.improved else "not better"
+    return (f"Personal model for {person_name}: {result.before['val_psnr']:.2f} → "
+            f"{result.after['val_psnr']:.2f} dB on a held-out photo ({verdict} than the general model).")
+
+
+def finetune_work(library: Library, services: Services, person_id: int, minutes: float) -> Callable:
+    """Fine-tune a personal model for one person within ``minutes``. The fine-tuner reports through
+    callbacks, so this work is a plain function that sends its steps with ``control.report``; its outcome's
+    value is the fine-tuner's result, for the user to keep or discard. A stopped run keeps nothing."""
+
+    def work(control: WorkControl) -> Outcome:
+        person = library.person(person_id)
+        photos = finetune_photos(library, person_id)
+        if len(photos) < FINETUNE_MIN_PHOTOS:
+            raise UserError(f"Fine-tuning needs at least {FINETUNE_MIN_PHOTOS} photos in which {person.name} "
+                            f"is the largest face; there are {len(photos)}.")
+        base = services.general_model()
+        seconds = minutes * 60.0
+
+        def progress(report: dict[str, Any]) -> None:
+            left = report.get("eta_s")
+            fraction = None if left is None else min(1.0, max(0.0, 1.0 - left / seconds))
+            control.report(Step(fraction, f"Iteration {report.get('iteration', 0)}, {format_eta(left)}",
+                                event=FinetuneProgress(report)))
+
+        result = services.finetuner()(
+            photos, base_model=base, out_dir=services.personal_models_dir() / f"person-{person_id}",
+            minutes=minutes, name=personal_model_name(person.name, time.time()),
+            device=services.training_device(), progress_fn=progress, abort_fn=control.should_stop)
+        if control.aborted():  # the fine-tuner stops early and may have saved what it had: not wanted
+            if result.model_path is not None:
+                from ented_desktop.core.weights import remove_model
+
+                remove_model(result.model_path)
+            raise WorkCancelled
+        return Outcome(finetune_summary(person.name, result), result)
+
+    return work
 
 
 # -- exporting ----------------------------------------------------------------------------------------
@@ -361,6 +441,7 @@ def factories(library: Library, services: Services) -> dict[str, WorkFactory]:
         "import": lambda p: import_work(library, int(p["album_id"]), list(p["paths"])),
         "detect": lambda p: detect_work(library, services, p.get("photo_ids")),
         "restore": lambda p: restore_work(library, services, list(p["photo_ids"])),
+        "finetune": lambda p: finetune_work(library, services, int(p["person_id"]), float(p["minutes"])),
         "export": lambda p: export_work(library, list(p["version_ids"]), p["dest"], p["format"],
                                         int(p["quality"]), p["pattern"]),
     }

@@ -1,14 +1,19 @@
-"""Fine-tune dialog with a fake fine-tuner: progress and plot, results table, keep/discard, cancel."""
+"""Fine-tune dialog driving a "finetune" job of a real job queue with a fake fine-tuner: progress and plot,
+the job recorded in the library, results table, keep/discard, cancel, failure, waiting behind a restore."""
 
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QThreadPool
 
 from ented_desktop.core.errors import ModelError
-from ented_desktop.gui.finetune_dialog import FinetuneCandidate, FinetuneDialog, format_eta
+from ented_desktop.core.library import Library
+from ented_desktop.gui.finetune_dialog import FinetuneCandidate, FinetuneDialog
+from ented_desktop.gui.job_queue import JobQueue, Step
+from ented_desktop.gui.tasks import FinetuneProgress, Outcome
+from ented_desktop.gui.wording import format_eta
+from ented_desktop.gui.workers import WorkCancelled
 
 
 @dataclass
@@ -20,17 +25,30 @@ class FakeResult:
     history: list = field(default_factory=list)
 
 
-def fake_finetune(photos, *, base_model, out_dir, minutes, progress_fn, abort_fn, steps=20, delay=0.0):
-    for i in range(1, steps + 1):
-        if abort_fn():
-            return FakeResult({}, {}, False, None)
-        threading.Event().wait(delay)
-        progress_fn({"iteration": i, "total": steps, "eta_s": (steps - i) * 2.0, "loss": 1.0 / i,
-                     "val": 0.5 / i if i % 5 == 0 else None})
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model = out_dir / "personal.safetensors"
-    model.write_bytes(b"weights")
-    return FakeResult({"val_l1": 0.21}, {"val_l1": 0.15}, True, model)
+def fake_finetune_factory(out_dir: Path, steps=20, delay=0.0, error=None):
+    """Callback-style work like tasks.finetune_work: steps sent with control.report, an Outcome returned."""
+
+    def factory(payload):
+        def work(control):
+            if error is not None:
+                raise error
+            for i in range(1, steps + 1):
+                if control.should_stop():
+                    raise WorkCancelled
+                threading.Event().wait(delay)
+                report = {"iteration": i, "total": steps, "eta_s": (steps - i) * 2.0, "loss": 1.0 / i}
+                if i % 5 == 0:
+                    report["val"] = 24.0 + i / 10
+                control.report(Step(i / steps, f"iteration {i}", event=FinetuneProgress(report)))
+            out_dir.mkdir(parents=True, exist_ok=True)
+            model = out_dir / "personal.safetensors"
+            model.write_bytes(b"weights")
+            history = [{"iteration": 0, "val_psnr": 24.1}, {"iteration": 20, "val_psnr": 26.0}]
+            result = FakeResult({"val_psnr": 24.1, "input_psnr": 21.5}, {"val_psnr": 26.0, "input_psnr": 21.5},
+                                True, model, history)
+            return Outcome("Fine-tuned.", result)
+        return work
+    return factory
 
 
 CANDIDATES = [
@@ -40,79 +58,98 @@ CANDIDATES = [
 
 
 @pytest.fixture
-def pool():
-    p = QThreadPool()
-    yield p
-    p.waitForDone(5000)
+def library(tmp_path):
+    lib = Library(tmp_path / "lib")
+    yield lib
+    lib.close()
 
 
-def make(qtbot, tmp_path, pool, fn, kept, discarded):
-    dialog = FinetuneDialog(
-        CANDIDATES, base_model=lambda: tmp_path / "base.safetensors",
-        out_dir_for=lambda pid: tmp_path / f"p{pid}",
-        on_keep=lambda pid, r: kept.append((pid, r)), on_discard=lambda pid, r: discarded.append((pid, r)),
-        finetune_fn=fn, pool=pool)
+def make(qtbot, library, factory, kept, discarded, restore_factory=None):
+    queue = JobQueue(library, {"finetune": factory, **({"restore": restore_factory} if restore_factory else {})})
+    dialog = FinetuneDialog(CANDIDATES, queue=queue, on_keep=lambda pid, r: kept.append((pid, r)),
+                            on_discard=lambda pid, r: discarded.append((pid, r)))
     qtbot.addWidget(dialog)
-    return dialog
+    return dialog, queue
 
 
-def test_only_people_with_three_photos_can_be_chosen(qtbot, tmp_path, pool):
-    dialog = make(qtbot, tmp_path, pool, fake_finetune, [], [])
+def test_only_people_with_three_photos_can_be_chosen(qtbot, library, tmp_path):
+    dialog, _ = make(qtbot, library, fake_finetune_factory(tmp_path), [], [])
     assert dialog.person.currentData() == 2
     assert not dialog.person.model().item(0).isEnabled()
     assert "needs at least 3" in dialog.person.itemText(0)
 
 
-def test_run_plots_progress_and_keep_registers_the_model(qtbot, tmp_path, pool):
+def test_run_is_a_recorded_job_plots_progress_and_keep_hands_over_the_model(qtbot, library, tmp_path):
     kept, discarded = [], []
-    dialog = make(qtbot, tmp_path, pool, fake_finetune, kept, discarded)
+    dialog, queue = make(qtbot, library, fake_finetune_factory(tmp_path / "p2"), kept, discarded)
+    dialog.minutes.setValue(0.5)
     with qtbot.waitSignal(dialog.runFinished, timeout=5000):
         dialog.start()
+    job = library.job(dialog.job_id)
+    assert (job.kind, job.state, job.payload["person_id"], job.payload["minutes"]) == ("finetune", "done", 2, 0.5)
+    assert queue.entries[dialog.job_id].state == "done"
     assert dialog.phase == "finished"
-    assert len(dialog.plot.loss) == 20 and [i for i, _ in dialog.plot.val] == [5, 10, 15, 20]
+    assert len(dialog.plot.loss) == 20
+    assert dialog.plot.val == [(0, 24.1), (20, 26.0)]  # replaced by the run's history, from iteration 0
     assert dialog.progress.value() == dialog.progress.maximum()
-    assert [dialog.results.item(0, c).text() for c in range(3)] == ["val_l1", "0.21", "0.15"]
-    assert "scores better" in dialog.status.text()
+    assert [dialog.results.item(0, c).text() for c in range(4)] == [
+        "Held-out photo, PSNR (dB)", "21.50", "24.10", "26.00"]
+    assert "better than the general model (+1.90 dB)" in dialog.status.text()
     dialog.keep()
     assert kept and kept[0][0] == 2 and kept[0][1].model_path == tmp_path / "p2" / "personal.safetensors"
-    assert discarded == []
+    assert discarded == [] and "kept" in dialog.status.text()
 
 
-def test_closing_after_a_run_discards_instead_of_leaking(qtbot, tmp_path, pool):
+def test_closing_after_a_run_discards_instead_of_leaking(qtbot, library, tmp_path):
     kept, discarded = [], []
-    dialog = make(qtbot, tmp_path, pool, fake_finetune, kept, discarded)
+    dialog, _ = make(qtbot, library, fake_finetune_factory(tmp_path), kept, discarded)
     with qtbot.waitSignal(dialog.runFinished, timeout=5000):
         dialog.start()
     dialog.reject()
     assert kept == [] and [pid for pid, _ in discarded] == [2]
 
 
-def test_cancel_stops_the_run_and_keeps_nothing(qtbot, tmp_path, pool):
+def test_cancel_stops_the_job_and_keeps_nothing(qtbot, library, tmp_path):
     kept, discarded = [], []
-
-    def slow(*args, **kwargs):
-        return fake_finetune(*args, steps=500, delay=0.01, **kwargs)
-
-    dialog = make(qtbot, tmp_path, pool, slow, kept, discarded)
+    dialog, queue = make(qtbot, library, fake_finetune_factory(tmp_path, steps=500, delay=0.01), kept, discarded)
     dialog.start()
     qtbot.waitUntil(lambda: len(dialog.plot.loss) >= 2, timeout=5000)
     assert dialog.phase == "running"
-    dialog.cancel()
+    dialog.reject()  # closing while it runs stops it, like Cancel
     qtbot.waitUntil(lambda: dialog.phase == "choose", timeout=5000)
     assert "cancelled" in dialog.status.text()
-    assert kept == [] and discarded == []
-    assert len(dialog.plot.loss) < 500
+    assert kept == [] and discarded == [] and len(dialog.plot.loss) < 500
+    assert library.job(dialog.job_id).state == "cancelled"
 
 
-def test_missing_base_model_message_is_shown(qtbot, tmp_path, pool):
-    def no_model(*args, **kwargs):
-        raise ModelError("No trained ENTED model is installed; put one in the model folder.")
-
-    dialog = make(qtbot, tmp_path, pool, no_model, [], [])
+def test_failure_shows_the_core_sentence_and_is_recorded(qtbot, library, tmp_path):
+    error = ModelError("No trained ENTED model is installed; put one in the model folder.")
+    dialog, _ = make(qtbot, library, fake_finetune_factory(tmp_path, error=error), [], [])
     dialog.start()
     qtbot.waitUntil(lambda: dialog.phase == "choose", timeout=5000)
     expected = "Fine-tuning failed: No trained ENTED model is installed; put one in the model folder."
     assert dialog.status.text() == expected
+    assert library.job(dialog.job_id).error == str(error)
+
+
+def test_a_run_waits_for_a_running_restore_and_says_so(qtbot, library, tmp_path):
+    gate = threading.Event()
+
+    def restore_factory(payload):
+        def work(control):
+            gate.wait(5)
+            yield Step(1.0, "restored")
+            return "Restored."
+        return work
+
+    dialog, queue = make(qtbot, library, fake_finetune_factory(tmp_path), [], [], restore_factory)
+    restore_id = queue.submit("restore", {"photo_ids": [1]})
+    qtbot.waitUntil(lambda: queue.entries[restore_id].state == "running", timeout=5000)
+    dialog.start()
+    assert queue.entries[dialog.job_id].state == "queued"
+    assert "Waiting for the job before it" in dialog.status.text()
+    gate.set()
+    qtbot.waitUntil(lambda: dialog.phase == "finished", timeout=5000)
 
 
 def test_eta_formatting():

@@ -261,7 +261,7 @@ def test_faces_are_looked_for_while_a_long_import_is_still_running(qtbot, setup,
     assert len(library.faces_of_person(None)) == 130
 
 
-def test_finetune_lists_people_and_says_when_no_model_is_installed(qtbot, setup, tmp_path, monkeypatch):
+def test_finetune_lists_people_and_says_when_no_model_is_installed(qtbot, setup, tmp_path):
     window, library, _ = setup
     folder = tmp_path / "five"
     folder.mkdir()
@@ -269,19 +269,15 @@ def test_finetune_lists_people_and_says_when_no_model_is_installed(qtbot, setup,
         make_photo(folder / f"f{i}.jpg", 200)
     import_folder(qtbot, window, folder)
     library.create_person("Anna", [f.id for f in library.faces_of_person(None)])
-    seen = {}
-
-    def run(dialog):
-        seen["people"] = [(c.name, len(c.photos)) for c in dialog._candidates]
-        dialog.start()
-        qtbot.waitUntil(lambda: dialog.phase == "choose", timeout=10000)
-        seen["status"] = dialog.status.text()
-        return QDialog.DialogCode.Rejected
-    monkeypatch.setattr(main_window_module.FinetuneDialog, "exec", run)
-    window.finetune_fn = lambda *a, **k: pytest.fail("must not run without a base model")
-    window.open_finetune()
-    assert seen["people"] == [("Anna", 3)]
-    assert seen["status"].startswith("Fine-tuning failed: No trained ENTED model named 'ented-lfw128'")
+    window.services._finetuner = lambda *a, **k: pytest.fail("must not run without a base model")
+    dialog = window.open_finetune()
+    assert [(c.name, len(c.photos)) for c in dialog._candidates] == [("Anna", 3)]
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.phase == "choose", timeout=10000)
+    assert dialog.status.text().startswith("Fine-tuning failed: No trained ENTED model named 'ented-lfw128'")
+    job = next(e for e in window.queue.entries.values() if e.kind == "finetune")
+    assert job.state == "failed" and library.job(job.job_id).error == job.error
+    dialog.reject()
 
 
 def test_real_pipeline_without_a_trained_model_fails_the_job_with_its_sentence(qtbot, setup, tmp_path):

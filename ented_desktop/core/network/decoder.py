@@ -78,6 +78,11 @@ class Decoder(nn.Module):
             blocks[str(res)] = DecoderBlock(config, res, in_ch)
             in_ch = config.channels(res)
         self.blocks = nn.ModuleDict(blocks)
+        if config.rgb_residual:
+            # The output is input + decoder: zero toRGB weights make a new network the identity, so training
+            # starts from the degraded input and only learns the correction.
+            for block in self.blocks.values():
+                nn.init.zeros_(block.to_rgb.conv.weight)
 
     def forward(
         self,

@@ -6,6 +6,10 @@ Design choices the paper leaves open (ours):
   same resolution is the source, so extraction and distribution matrices have the same spatial size and the
   attention reconstruction loss (eq. 11) can compare them.
 - Fusion: the distributed texture F_o is added to the decoder feature F_d.
+- The attention reconstruction loss (eq. 11) trains W_e, W_d and the texture encoder, but its gradient stops at
+  the decoder's features F_d. Measured on a tiny network with lambda_att = 15 (and even 0.5): with the gradient
+  flowing into F_d, the image L1 on a fixed batch did not move in 120 steps (0.0798 -> 0.0803); with the stop it
+  fell as fast as without eq. 11 at all (0.0798 -> 0.0656), while eq. 11 still shapes the texture kernels.
 """
 
 from __future__ import annotations
@@ -62,4 +66,8 @@ class TextureDistribution(nn.Module):
         self.kernels = EqualConv2d(channels, kernels, 1, bias=False)
 
     def forward(self, f_d: torch.Tensor, f_tex: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return distribute_texture(f_tex, self.kernels(f_d))
+        """Returns F_o and the distribution matrix for eq. 11, computed from sg[F_d] (see the module docstring)."""
+        f_o, c_d = distribute_texture(f_tex, self.kernels(f_d))
+        if torch.is_grad_enabled() and f_d.requires_grad:
+            _, c_d = distribute_texture(f_tex, self.kernels(f_d.detach()))
+        return f_o, c_d

@@ -1,0 +1,101 @@
+"""Which model and which reference restore each face of a library photo.
+
+A face named for a person who has a personal (fine-tuned) model is restored by that model, every other face by
+the general model. A named person's reference is the face picked for them (aligned from its stored landmarks) or
+the image added for them (its face is found by the detector); a face nobody is named for, or whose person has no
+reference yet, is its own reference (``None``, see :mod:`ented_desktop.core.pipeline`).
+
+Aligning a reference means reading a whole photo, so :class:`ReferenceCrops` makes each person's crop once and
+hands the same crop to every photo of a batch, until the person's reference changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ented_desktop.core.errors import UserError
+from ented_desktop.core.face.align import align_face
+from ented_desktop.core.imageio import read_image_rgb8
+from ented_desktop.core.library import FaceRecord, Library, Person
+
+# core.pipeline.prepare_reference(image, detector, resolution): the largest face of an image, aligned
+ReferencePreparer = Callable[[np.ndarray, Any, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class RestorePass:
+    """The faces of a photo that one model restores, in the photo's face order."""
+
+    model: Path | None  # a personal model's file; None: the general model
+    faces: tuple[int, ...]  # indices into the photo's faces
+    people: tuple[Person | None, ...]  # who each of those faces is (None: nobody is named for it)
+
+
+def person_of(face: FaceRecord, people: Mapping[int, Person]) -> Person | None:
+    return people.get(face.person_id) if face.person_id is not None else None
+
+
+def plan_passes(faces: Sequence[FaceRecord], people: Mapping[int, Person]) -> list[RestorePass]:
+    """Group a photo's faces by the model that restores them (in order of each model's first face).
+
+    Each pass touches only its own faces, so running the passes one after the other on the same pixels
+    restores every face once."""
+    groups: dict[Path | None, list[int]] = {}
+    for index, face in enumerate(faces):
+        person = person_of(face, people)
+        groups.setdefault(person.personal_model if person else None, []).append(index)
+    return [RestorePass(model, tuple(indices), tuple(person_of(faces[i], people) for i in indices))
+            for model, indices in groups.items()]
+
+
+class ReferenceCrops:
+    """People's references aligned at a model's resolution, made once and reused (one instance per batch).
+
+    A crop is remembered with what it was made from (the picked face and its landmarks, or the added image's
+    file, and the resolution); when the person's reference is changed, the next request makes a new crop. A
+    reference that cannot be used (unreadable, no face found) fails every request with the same error, without
+    reading it again."""
+
+    def __init__(self, library: Library, prepare: ReferencePreparer) -> None:
+        self._library = library
+        self._prepare = prepare
+        self._made: dict[int, tuple[tuple, np.ndarray | UserError]] = {}  # person id -> (source, crop or error)
+
+    def crop(self, person: Person | None, detector: Any, resolution: int) -> np.ndarray | None:
+        """``person``'s reference aligned at ``resolution``, or None when there is no person or no reference."""
+        if person is None:
+            return None
+        if person.reference_image is not None:
+            image = person.reference_image
+            source: tuple = ("image", str(image), resolution)
+
+            def make() -> np.ndarray:
+                return self._prepare(read_image_rgb8(image), detector, resolution)
+        elif person.reference_face_id is not None:
+            face = self._library.face(person.reference_face_id)
+            source = ("face", face.id, face.photo_id, face.landmarks.tobytes(), resolution)
+
+            def make() -> np.ndarray:
+                photo = read_image_rgb8(self._library.photo(face.photo_id).path)
+                return align_face(photo, face.landmarks, resolution)[0]
+        else:
+            return None
+        made = self._made.get(person.id)
+        if made is None or made[0] != source:
+            try:
+                made = (source, make())
+            except UserError as exc:
+                made = (source, exc)
+            self._made[person.id] = made
+        if isinstance(made[1], UserError):
+            raise made[1]
+        return made[1]
+
+    def for_pass(self, restore_pass: RestorePass, detector: Any, resolution: int) -> list[np.ndarray | None]:
+        """One reference (or None) per face of ``restore_pass``, as ``Restorer.restore`` takes them."""
+        return [self.crop(person, detector, resolution) for person in restore_pass.people]

@@ -1,0 +1,250 @@
+"""The "finetune" job: which photos it learns from, what it hands the fine-tuner, a stopped run keeps nothing,
+an interrupted run is shown after a restart and its re-run's result is offered; and one real run end to end
+(tiny trained model, four LFW photos of one person) through the window: keep, restore with it, discard."""
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ented_desktop.core.errors import UserError
+from ented_desktop.core.face.detect import Face, create_detector
+from ented_desktop.core.imageio import read_image_rgb8
+from ented_desktop.core.library import Library
+from ented_desktop.core.settings import Settings
+from ented_desktop.core.weights import DEFAULT_MODEL, MANIFEST, SUFFIX, add_to_manifest, read_manifest
+from ented_desktop.gui.finetune_dialog import FinetuneDialog
+from ented_desktop.gui.main_window import MainWindow
+from ented_desktop.gui.tasks import (
+    Services,
+    finetune_photos,
+    finetune_work,
+    personal_model_name,
+)
+from ented_desktop.gui.workers import WorkCancelled, WorkControl
+
+from .fakes import FakeFaceFinder, FakeLoader, central_face, make_photo
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "screenshots" / "12_finetune_finished.png"
+
+
+@dataclass
+class FakeResult:
+    before: dict
+    after: dict
+    improved: bool
+    model_path: Path | None
+    history: list = field(default_factory=list)
+
+
+class FakeFinetuner:
+    """Records its arguments; "saves" a model with its card and manifest line, as the real one does."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def __call__(self, photos, *, base_model, out_dir, minutes, name, device, progress_fn, abort_fn):
+        self.calls.append(dict(photos=photos, base_model=base_model, out_dir=out_dir, minutes=minutes, name=name,
+                               device=device))
+        progress_fn({"iteration": 1, "total": 2, "eta_s": minutes * 30.0, "loss": 0.5})
+        abort_fn()
+        model = out_dir / f"{name}{SUFFIX}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        model.write_bytes(b"weights")
+        model.with_suffix(".md").write_text("# card")
+        add_to_manifest(model)
+        return FakeResult({"val_psnr": 20.0, "input_psnr": 18.0}, {"val_psnr": 20.5, "input_psnr": 18.0}, True,
+                          model)
+
+
+@pytest.fixture
+def library(tmp_path):
+    lib = Library(tmp_path / "lib")
+    yield lib
+    lib.close()
+
+
+def add_photos(library: Library, folder: Path) -> list[int]:
+    for _ in library.import_paths(library.create_album(folder.name), [str(folder)]):
+        pass
+    return [p.id for p in library.photos()]
+
+
+def person_with_photos(library: Library, folder: Path, count: int = 4) -> int:
+    folder.mkdir()
+    for i in range(count):
+        make_photo(folder / f"anna_{i}.jpg", 200)
+    face_ids = []
+    for photo_id in add_photos(library, folder):
+        rgb = read_image_rgb8(library.photo(photo_id).path)
+        face_ids += library.set_faces(photo_id, [central_face(rgb)], [None], "fake")
+    return library.create_person("Anna Maria", face_ids)
+
+
+def settings_with_model(tmp_path: Path) -> Settings:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / f"{DEFAULT_MODEL}{SUFFIX}").write_bytes(b"general")
+    return Settings(model_dir=str(models), device="cpu")
+
+
+def test_photos_where_someone_else_is_the_largest_face_are_left_out(library, tmp_path):
+    person_id = person_with_photos(library, tmp_path / "anna", 3)
+    group = library.photos()[0]
+    small = Face((2, 2, 22, 22), central_face(np.zeros((24, 24, 3), np.uint8)).landmarks, 0.9)
+    rgb = read_image_rgb8(group.path)
+    ids = library.set_faces(group.id, [central_face(rgb), small], [None, None], "fake")
+    library.unassign_faces([ids[0]])
+    library.assign_faces([ids[1]], person_id)  # in this photo, Anna is the small face
+    assert [p.name for p in finetune_photos(library, person_id)] == ["anna_1.jpg", "anna_2.jpg"]
+
+
+def test_the_work_gives_the_finetuner_the_photos_general_model_and_a_new_name(library, tmp_path):
+    settings = settings_with_model(tmp_path)
+    person_id = person_with_photos(library, tmp_path / "anna")
+    finetuner = FakeFinetuner()
+    services = Services(lambda: settings, finetuner=finetuner)
+    sent = []
+    control = WorkControl()
+    control.connect(sent.append, lambda paused: None)
+    outcome = finetune_work(library, services, person_id, 0.5)(control)
+    (call,) = finetuner.calls
+    assert [p.name for p in call["photos"]] == [f"anna_{i}.jpg" for i in range(4)]
+    assert call["base_model"] == Path(settings.model_dir) / f"{DEFAULT_MODEL}{SUFFIX}"
+    assert call["out_dir"] == Path(settings.model_dir) / "personal" / f"person-{person_id}"
+    assert call["name"].startswith("Anna-Maria-") and call["minutes"] == 0.5 and call["device"] == "cpu"
+    assert sent[0].event.report["iteration"] == 1 and sent[0].fraction == pytest.approx(0.5)
+    assert outcome.value.model_path.is_file()
+    assert outcome.text == ("Personal model for Anna Maria: 20.00 → 20.50 dB on a held-out photo "
+                            "(better than the general model).")
+
+
+def test_a_stopped_run_leaves_no_model_behind(library, tmp_path):
+    settings = settings_with_model(tmp_path)
+    person_id = person_with_photos(library, tmp_path / "anna")
+    services = Services(lambda: settings, finetuner=FakeFinetuner())
+    control = WorkControl()
+    control.abort()
+    with pytest.raises(WorkCancelled):
+        finetune_work(library, services, person_id, 1.0)(control)
+    folder = Path(settings.model_dir) / "personal" / f"person-{person_id}"
+    assert [p.name for p in folder.iterdir()] == [MANIFEST] and read_manifest(folder) == {}
+
+
+def test_too_few_photos_is_a_sentence_before_any_model_is_loaded(library, tmp_path):
+    person_id = person_with_photos(library, tmp_path / "anna", 2)
+    services = Services(lambda: Settings(), finetuner=lambda *a, **k: pytest.fail("must not run"))
+    with pytest.raises(UserError, match="at least 3 photos in which Anna Maria is the largest face; there are 2"):
+        finetune_work(library, services, person_id, 1.0)(WorkControl())
+
+
+def test_model_names_are_file_safe():
+    assert personal_model_name("Anna Maria", 0).startswith("Anna-Maria-1970")
+    assert personal_model_name("Grand-mère Zoë", 0).startswith("Grand-mère-Zoë-")
+    assert personal_model_name("../?", 0).startswith("person-")
+
+
+def test_an_interrupted_finetune_is_shown_after_a_restart_and_its_rerun_is_offered(qtbot, tmp_path):
+    library = Library(tmp_path / "lib")
+    person_id = person_with_photos(library, tmp_path / "anna")
+    job_id = library.add_job("finetune", {"person_id": person_id, "minutes": 0.5, "title": "Fine-tune Anna"})
+    library.set_job_state(job_id, "running")
+    library.close()  # the program ended during the run
+
+    library = Library(tmp_path / "lib")
+    settings = settings_with_model(tmp_path)
+    services = Services(lambda: settings, face_finder=lambda s: FakeFaceFinder(), restorer_loader=FakeLoader(),
+                        finetuner=FakeFinetuner())
+    window = MainWindow(library, settings, services=services)
+    qtbot.addWidget(window)
+    try:
+        entry = window.queue.entries[job_id]
+        assert (entry.kind, entry.state) == ("finetune", "interrupted") and entry.can_retry()
+        row = window.jobs_panel.rows[job_id]
+        assert row.state.text() == "Interrupted" and not row.retry_button.isHidden()
+        row.retry_button.click()
+        qtbot.waitUntil(lambda: bool(window.findChildren(FinetuneDialog)), timeout=5000)
+        (dialog,) = window.findChildren(FinetuneDialog)
+        assert dialog.phase == "finished" and dialog.job_id == job_id
+        assert library.job(job_id).state == "done"
+        dialog.keep()
+        assert library.person(person_id).personal_model.name.startswith("Anna-Maria-")
+    finally:
+        window.shutdown()
+        library.close()
+
+
+# -- a real run ---------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_real_finetune_keep_restore_and_discard(qtbot, tmp_path, shared_dir, tiny_model_dir):
+    source = shared_dir / "data/lfw/images_deepfunneled/Aaron_Peirsol"
+    if len(list(source.glob("*.jpg"))) < 4:
+        pytest.skip(f"{source} does not hold the four LFW photos of Aaron Peirsol")
+    folder = tmp_path / "Aaron"
+    shutil.copytree(source, folder)
+    models = tmp_path / "models"  # the tiny trained model, installed as the general model
+    models.mkdir()
+    shutil.copy2(tiny_model_dir / "tiny.safetensors", models / f"{DEFAULT_MODEL}{SUFFIX}")
+    add_to_manifest(models / f"{DEFAULT_MODEL}{SUFFIX}")
+    settings = Settings(model_dir=str(models), device="cpu")
+
+    library = Library(tmp_path / "lib")
+    detector = create_detector("auto")
+    aaron_faces = []
+    for photo_id in add_photos(library, folder):
+        faces = detector.detect(read_image_rgb8(library.photo(photo_id).path))
+        aaron_faces.append(library.set_faces(photo_id, faces, [None] * len(faces), detector.name)[0])
+    aaron = library.create_person("Aaron", aaron_faces)
+    services = Services(lambda: settings, face_finder=lambda s: FakeFaceFinder())
+    window = MainWindow(library, settings, services=services)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        # run: progress reaches the dialog, the figures are shown, the run is a recorded job
+        dialog = window.open_finetune()
+        assert dialog.person.currentData() == aaron and "4 photos" in dialog.person.currentText()
+        dialog.minutes.setValue(0.1)
+        with qtbot.waitSignal(dialog.runFinished, timeout=120000) as finished:
+            dialog.start()
+        result = finished.args[0]
+        assert len(dialog.plot.loss) >= 1 and dialog.plot.val[0][0] == 0
+        assert [dialog.results.item(0, c).text() for c in (1, 2, 3)] == [
+            f"{result.before['input_psnr']:.2f}", f"{result.before['val_psnr']:.2f}",
+            f"{result.after['val_psnr']:.2f}"]
+        job = library.job(dialog.job_id)
+        assert (job.kind, job.state) == ("finetune", "done")
+        assert window.jobs_panel.rows[dialog.job_id].state.text() == "Done"
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        dialog.grab().save(str(SCREENSHOT))
+
+        # keep: the person's faces are restored with the personal model from now on
+        kept = result.model_path
+        dialog.keep_button.click()
+        assert library.person(aaron).personal_model == kept.absolute()
+        photo_id = library.photos()[0].id
+        window.queue.submit("restore", {"photo_ids": [photo_id]})
+        qtbot.waitUntil(lambda: not window.queue.active(), timeout=60000)
+        version = library.versions(photo_id)[-1]
+        face_report = next(f for f in version.report["faces"] if f["person_id"] == aaron)
+        assert face_report["model"] == kept.name and face_report["restored"]
+        assert kept.stem in version.model
+
+        # a second run, discarded: nothing of it is left, and the kept model is untouched
+        with qtbot.waitSignal(dialog.runFinished, timeout=120000) as finished:
+            dialog.start()
+        discarded = finished.args[0].model_path
+        assert discarded != kept and discarded.is_file()
+        dialog.discard_button.click()
+        assert not discarded.exists() and not discarded.with_suffix(".md").exists()
+        assert discarded.name not in read_manifest(discarded.parent)
+        assert kept.is_file() and kept.name in read_manifest(kept.parent)
+        assert library.person(aaron).personal_model == kept.absolute()
+        with Image.open(SCREENSHOT) as shot:
+            assert shot.size[0] >= 600
+    finally:
+        window.shutdown()
+        library.close()

@@ -1,0 +1,148 @@
+"""Which model and reference each face of a library photo gets; reference crops made once per batch."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ented_desktop.core import restore_plan
+from ented_desktop.core.errors import UserError
+from ented_desktop.core.face.align import align_face, template_for
+from ented_desktop.core.face.detect import Face
+from ented_desktop.core.library import Library
+from ented_desktop.core.restore_plan import ReferenceCrops, plan_passes
+
+RES = 32
+
+
+def write_photo(path: Path, seed: int) -> Path:
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def face_at(x: float, y: float, size: float = 60) -> Face:
+    landmarks = template_for(size) + np.array([x, y], np.float32)
+    return Face((x, y, x + size, y + size), landmarks, 0.9)
+
+
+@pytest.fixture
+def library(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        write_photo(folder / f"p{i}.png", i)
+    lib = Library(tmp_path / "lib")
+    for _ in lib.import_paths(lib.create_album("family"), [str(folder)]):
+        pass
+    yield lib
+    lib.close()
+
+
+def faces_in(library: Library, photo_index: int, count: int) -> list[int]:
+    photo = library.photos()[photo_index]
+    faces = [face_at(5 + 80 * k, 20) for k in range(count)]
+    return library.set_faces(photo.id, faces, [None] * count, "test")
+
+
+class CountingReads:
+    def __init__(self, monkeypatch):
+        self.paths: list[Path] = []
+        real = restore_plan.read_image_rgb8
+
+        def read(path):
+            self.paths.append(Path(path))
+            return real(path)
+
+        monkeypatch.setattr(restore_plan, "read_image_rgb8", read)
+
+
+def test_faces_are_grouped_by_the_model_of_their_person(library, tmp_path):
+    anna_face, bob_face, nobody = faces_in(library, 0, 3)
+    model = tmp_path / "anna.safetensors"
+    model.write_bytes(b"weights")
+    anna = library.create_person("Anna", [anna_face])
+    bob = library.create_person("Bob", [bob_face])
+    library.set_personal_model(anna, model)
+    faces = library.faces_of_photo(library.photos()[0].id)
+    people = {p.id: p for p in library.people()}
+
+    passes = plan_passes(faces, people)
+
+    assert [p.model for p in passes] == [model.absolute(), None]
+    assert passes[0].faces == (0,) and [p.name for p in passes[0].people] == ["Anna"]
+    assert passes[1].faces == (1, 2) and [p and p.id for p in passes[1].people] == [bob, None]
+    assert sorted(i for p in passes for i in p.faces) == [0, 1, 2]  # every face exactly once
+
+
+def test_no_faces_no_passes():
+    assert plan_passes([], {}) == []
+
+
+def test_a_picked_face_is_aligned_once_per_batch_and_again_when_the_reference_changes(library, monkeypatch):
+    first, second = faces_in(library, 0, 2)
+    person_id = library.create_person("Anna", [first, second])
+    library.set_reference_face(person_id, first)
+    reads = CountingReads(monkeypatch)
+    crops = ReferenceCrops(library, prepare=lambda *a: pytest.fail("a picked face needs no detector"))
+
+    crop = crops.crop(library.person(person_id), None, RES)
+    photo = library.photos()[0]
+    expected, _ = align_face(np.asarray(Image.open(photo.path).convert("RGB")),
+                             library.face(first).landmarks, RES)
+    assert crop.shape == (RES, RES, 3) and np.array_equal(crop, expected)
+    for _ in range(3):  # the next photos of the batch
+        assert crops.crop(library.person(person_id), None, RES) is crop
+    assert len(reads.paths) == 1
+
+    library.set_reference_face(person_id, second)
+    changed = crops.crop(library.person(person_id), None, RES)
+    assert changed is not crop and not np.array_equal(changed, crop) and len(reads.paths) == 2
+    assert crops.crop(library.person(person_id), None, 2 * RES).shape == (2 * RES, 2 * RES, 3)
+    assert len(reads.paths) == 3
+
+
+def test_an_added_image_goes_through_the_detector_once(library, tmp_path, monkeypatch):
+    (face_id,) = faces_in(library, 1, 1)
+    person_id = library.create_person("Bob", [face_id])
+    library.set_reference_image(person_id, write_photo(tmp_path / "bob.png", 7))
+    calls = []
+
+    def prepare(image, detector, resolution):
+        calls.append((image.shape, detector, resolution))
+        return np.full((resolution, resolution, 3), len(calls), np.uint8)
+
+    crops = ReferenceCrops(library, prepare)
+    crop = crops.crop(library.person(person_id), "detector", RES)
+    assert crops.crop(library.person(person_id), "detector", RES) is crop
+    assert calls == [((120, 160, 3), "detector", RES)]
+
+    library.set_reference_image(person_id, write_photo(tmp_path / "bob2.png", 8))
+    assert crops.crop(library.person(person_id), "detector", RES)[0, 0, 0] == 2
+
+
+def test_nobody_or_no_reference_means_the_face_is_its_own_reference(library):
+    a, b = faces_in(library, 0, 2)
+    person_id = library.create_person("Anna", [a])
+    crops = ReferenceCrops(library, prepare=lambda *a: pytest.fail("nothing to prepare"))
+    faces = library.faces_of_photo(library.photos()[0].id)
+    (only_pass,) = plan_passes(faces, {p.id: p for p in library.people()})
+    assert only_pass.people[0].id == person_id and only_pass.people[1] is None
+    assert crops.for_pass(only_pass, None, RES) == [None, None]
+
+
+def test_an_unusable_reference_fails_each_photo_without_being_read_again(library, tmp_path):
+    (face_id,) = faces_in(library, 2, 1)
+    person_id = library.create_person("Cleo", [face_id])
+    library.set_reference_image(person_id, write_photo(tmp_path / "cleo.png", 9))
+    calls = []
+
+    def no_face(image, detector, resolution):
+        calls.append(1)
+        raise UserError("No face was found in the reference photo.")
+
+    crops = ReferenceCrops(library, no_face)
+    for _ in range(3):
+        with pytest.raises(UserError, match="No face was found"):
+            crops.crop(library.person(person_id), None, RES)
+    assert calls == [1]
