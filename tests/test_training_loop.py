@@ -14,7 +14,7 @@ import torch
 
 from ented_desktop.core.weights import load_generator
 from tests.training_fixtures import SyntheticTriplets, tiny_config
-from training.loop import IterationDraws, Trainer, pick_device, train
+from training.loop import IterationDraws, Trainer, pick_device, snapshot, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,6 +62,8 @@ def test_abort_callback_checkpoints_and_resume_continues(tmp_path):
                     progress_fn=seen.append, abort_fn=lambda: len(seen) >= 7)
     assert summary["aborted"] and summary["iteration"] == 7 and "model" not in summary
     assert seen[-1]["iteration"] == 7 and seen[-1]["total"] == 20
+    iteration, _ = snapshot(tiny_config(iterations=20), tmp_path, tmp_path / "snap.safetensors")
+    assert iteration == 7 and load_generator(tmp_path / "snap.safetensors")[1]["iterations"] == 7
     summary = train(tiny_config(iterations=20), tmp_path, resume=True, dataset=SyntheticTriplets(), show_progress=False)
     assert summary["iteration"] == 20
     assert [r["iteration"] for r in stats_rows(tmp_path)] == list(range(1, 21))

@@ -363,11 +363,23 @@ def train(
                "perceptual": trainer.perceptual.name}
     if rank == 0 and trainer.iteration >= cfg.iterations and not aborted:
         final = run_dir / "final" / f"{cfg.name}.safetensors"
-        info = {"train_config": json.loads(cfg.to_json()), "iterations": trainer.iteration,
-                "elapsed_s": round(trainer.elapsed), "perceptual": trainer.perceptual.name}
-        summary["sha256"] = save_generator(trainer.g_ema, final, info)
+        summary["sha256"] = export_generator(trainer, final)
         summary["model"] = str(final)
     return summary
+
+
+def export_generator(trainer: Trainer, path: Path) -> str:
+    """Save the EMA generator with what produced it (configuration, iterations, time, perceptual loss)."""
+    info = {"train_config": json.loads(trainer.cfg.to_json()), "iterations": trainer.iteration,
+            "elapsed_s": round(trainer.elapsed), "perceptual": trainer.perceptual.name}
+    return save_generator(trainer.g_ema, path, info)
+
+
+def snapshot(cfg: TrainConfig, run_dir: Path, path: Path) -> tuple[int, str]:
+    """The EMA generator of a run's last checkpoint as a model file (the run goes on undisturbed)."""
+    trainer = Trainer(cfg, torch.device("cpu"))
+    trainer.load_state_dict(torch.load(Path(run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True))
+    return trainer.iteration, export_generator(trainer, path)
 
 
 def _truncate_stats(path: Path, iteration: int) -> None:

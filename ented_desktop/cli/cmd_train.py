@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--model-dir", type=Path, help="where to look for optional VGG-19 weights")
     p.add_argument("--iterations", type=int, help="override the configuration's iteration count")
+    p.add_argument("--snapshot", type=Path, metavar="FILE.safetensors",
+                   help="do not train: write the EMA generator of the run's last checkpoint to FILE")
     p.set_defaults(run=run)
 
 
@@ -40,6 +42,14 @@ def run(args: argparse.Namespace) -> int:
 
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     run_dir = args.run_dir or Path("runs") / cfg.name
+    if args.snapshot:
+        from training.loop import snapshot
+
+        if not (run_dir / "checkpoint.pt").exists():
+            raise UserError(f"{run_dir} has no checkpoint to take a snapshot of.")
+        iteration, digest = snapshot(cfg, run_dir, args.snapshot)
+        print(f"{args.snapshot}: iteration {iteration}, sha256 {digest}")
+        return 0
     try:
         summary = train(cfg, run_dir, resume=args.resume, device=args.device, model_dir=args.model_dir)
     except FileExistsError as exc:

@@ -109,7 +109,8 @@ class JobQueuePanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._list)
-        self.empty = QLabel("No jobs yet. Restoring, finding faces and exporting run here in the background.")
+        self.empty = QLabel("No jobs yet. Restoring, finding faces, fine-tuning and exporting run here in the "
+                            "background.")
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.clear_button = QPushButton("Clear finished")

@@ -120,8 +120,9 @@ class CoreFaceFinder:
 
 
 class Services:
-    """Creates and caches the detector and the restorers. ``settings`` is read each time, so a settings
-    change (device, engine, model folder) takes effect for the next job after :meth:`reset`."""
+    """Creates and caches the detector and the restorers, and knows the fine-tuner, the general model and
+    where personal models go. ``settings`` is read each time, so a settings change (device, engine, model
+    folder) takes effect for the next job after :meth:`reset`."""
 
     def __init__(
         self,

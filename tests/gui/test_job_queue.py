@@ -148,6 +148,31 @@ def test_interrupted_jobs_are_shown_after_restart_and_can_be_rerun(qtbot, tmp_pa
     second.close()
 
 
+def test_callback_style_work_is_recorded_and_shown_like_a_generator(qtbot, library):
+    """Work that reports through control.report (a core function with progress_fn) gets the same
+    recording: running, progress in the library, its event delivered, done with its result."""
+    gate = threading.Event()
+
+    def factory(payload):
+        def work(control):
+            control.report(Step(0.5, "halfway", event="half"))
+            gate.wait(5)
+            return "Finished by callbacks."
+        return work
+
+    queue = JobQueue(library, {"finetune": factory})
+    events = []
+    queue.event.connect(lambda job_id, event: events.append(event))
+    job_id = queue.submit("finetune", {})
+    qtbot.waitUntil(lambda: queue.entries[job_id].text == "halfway", timeout=5000)
+    assert library.job(job_id).state == "running" and library.job(job_id).progress == 0.5
+    assert events == ["half"] and queue.entries[job_id].fraction == 0.5
+    gate.set()
+    wait_state(qtbot, queue, job_id, "done")
+    assert queue.entries[job_id].text == "Finished by callbacks." and library.job(job_id).state == "done"
+    queue.stop_all()
+
+
 def test_imports_are_shown_but_not_recorded(qtbot, library):
     queue = make_queue(qtbot, library, counting_work(2))
     job_id = queue.submit("import", {"album_id": 1, "paths": []})
