@@ -261,13 +261,13 @@ def test_lpips_and_fid_are_used_only_when_present(tmp_path, monkeypatch, prepare
 
 def test_cli_builds_reuses_and_prints_the_table(tiny_model_dir, prepared, capsys):
     args = ["evaluate", "--dataset", str(prepared), "--model", str(tiny_model_dir / "tiny.safetensors"),
-            "--device", "cpu", "--count", "3", "--level", "8x"]
+            "--device", "cpu", "--count", "2", "--level", "8x"]
     assert main(args) == 0
     out, err = capsys.readouterr()
     assert "| model, wrong person's reference |" in out and "built evaluation set" in err
-    eval_set = prepared / "eval_8x_seed0_n3"
+    eval_set = prepared / "eval_8x_seed0_n2"
     report = json.loads((eval_set / "results" / "tiny" / "report.json").read_text())
-    assert report["eval_set"]["level"] == "8x" and report["metrics"]["model"]["identity_distance"]["n"] == 3
+    assert report["eval_set"]["level"] == "8x" and report["metrics"]["model"]["identity_distance"]["n"] == 2
     assert "dlib" in report["notes"]["identity"]
     assert main(["evaluate", "--dataset", str(eval_set), "--baselines-only", "--out", str(prepared / "o")]) == 0
     assert "using evaluation set" in capsys.readouterr().err

@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ented_desktop.core.engines.base import RestorationEngine
+from ented_desktop.core.engines import RestorationEngine, load_engine
 from ented_desktop.core.errors import ModelError, UserError
 from ented_desktop.core.identity import IdentityEmbedder, embedding_angle_deg, identity_distance
 from ented_desktop.core.imageio import from_float01, read_image_rgb8, to_float01, write_photo_atomic
@@ -564,8 +564,6 @@ def evaluate(
     timings: dict[str, float] = {}
 
     # Restoration.
-    from ented_desktop.core.engines import load_engine
-
     outputs: dict[str, list[np.ndarray]] = {}
     model_info: dict[str, dict] = {}
     if INPUT in methods:
