@@ -121,7 +121,7 @@ class JobQueue(QObject):
         return shown
 
     def _entry_from(self, job: Job) -> JobEntry:
-        text = {"interrupted": "Interrupted when the program ended; re-run it to continue.",
+        text = {"interrupted": "Interrupted when the program ended; re-run it to start it again.",
                 "paused": "Paused.", "queued": "Waiting…"}.get(job.state, "")
         return JobEntry(job.id, job.kind, job_title(job.kind, job.payload), job.state, job.progress, text,
                         job.error, payload=job.payload)

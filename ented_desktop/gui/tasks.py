@@ -363,11 +363,13 @@ def finetune_photos(library: Library, person_id: int) -> list[Path]:
     return photos
 
 
-def personal_model_name(person_name: str, now: float) -> str:
-    """A file name for a new personal model: the person's name and the time, so a new model never
-    replaces the one the person uses until the user keeps it."""
+def personal_model_name(person_name: str, now: float, folder: Path) -> str:
+    """A name for a new personal model in ``folder``: the person's name and the time, and a number when
+    that file exists, so a new model never replaces the one the person uses until the user keeps it."""
     stem = re.sub(r"[^\w-]+", "-", person_name).strip("-_") or "person"
-    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
+    name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
+    taken = {p.stem for p in folder.glob("*.safetensors")} if folder.is_dir() else set()
+    return next(n for n in (name, *(f"{name}-{i}" for i in range(2, len(taken) + 3))) if n not in taken)
 
 
 def finetune_summary(person_name: str, result: Any) -> str:
@@ -398,9 +400,10 @@ def finetune_work(library: Library, services: Services, person_id: int, minutes:
             control.report(Step(fraction, f"Iteration {report.get('iteration', 0)}, {format_eta(left)}",
                                 event=FinetuneProgress(report)))
 
+        out_dir = services.personal_models_dir() / f"person-{person_id}"
         result = services.finetuner()(
-            photos, base_model=base, out_dir=services.personal_models_dir() / f"person-{person_id}",
-            minutes=minutes, name=personal_model_name(person.name, time.time()),
+            photos, base_model=base, out_dir=out_dir, minutes=minutes,
+            name=personal_model_name(person.name, time.time(), out_dir),
             device=services.training_device(), progress_fn=progress, abort_fn=control.should_stop)
         if control.aborted():  # the fine-tuner stops early and may have saved what it had: not wanted
             if result.model_path is not None:

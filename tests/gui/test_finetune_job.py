@@ -142,10 +142,37 @@ def test_too_few_photos_is_a_sentence_before_any_model_is_loaded(library, tmp_pa
         finetune_work(library, services, person_id, 1.0)(WorkControl())
 
 
-def test_model_names_are_file_safe():
-    assert personal_model_name("Anna Maria", 0).startswith("Anna-Maria-1970")
-    assert personal_model_name("Grand-mère Zoë", 0).startswith("Grand-mère-Zoë-")
-    assert personal_model_name("../?", 0).startswith("person-")
+def test_model_names_are_file_safe_and_new(tmp_path):
+    assert personal_model_name("Anna Maria", 0, tmp_path).startswith("Anna-Maria-1970")
+    assert personal_model_name("Grand-mère Zoë", 0, tmp_path).startswith("Grand-mère-Zoë-")
+    assert personal_model_name("../?", 0, tmp_path / "absent").startswith("person-")
+    first = personal_model_name("Anna", 0, tmp_path)
+    (tmp_path / f"{first}{SUFFIX}").write_bytes(b"")
+    (tmp_path / f"{first}-2{SUFFIX}").write_bytes(b"")
+    assert personal_model_name("Anna", 0, tmp_path) == f"{first}-3"
+
+
+def test_keeping_a_new_model_replaces_the_old_one_and_deletes_it(qtbot, library, tmp_path):
+    settings = settings_with_model(tmp_path)
+    person_id = person_with_photos(library, tmp_path / "anna")
+    services = Services(lambda: settings, face_finder=lambda s: FakeFaceFinder(), restorer_loader=FakeLoader(),
+                        finetuner=FakeFinetuner())
+    window = MainWindow(library, settings, services=services)
+    qtbot.addWidget(window)
+    try:
+        dialog = window.open_finetune()
+        models = []
+        for _ in range(2):  # two runs within a second: the second still gets a file of its own
+            with qtbot.waitSignal(dialog.runFinished, timeout=5000) as finished:
+                dialog.start()
+            models.append(finished.args[0].model_path)
+            dialog.keep()
+        first, second = models
+        assert first != second and library.person(person_id).personal_model == second.absolute()
+        assert not first.exists() and not first.with_suffix(".md").exists()
+        assert set(read_manifest(second.parent)) == {second.name}
+    finally:
+        window.shutdown()
 
 
 def test_an_interrupted_finetune_is_shown_after_a_restart_and_its_rerun_is_offered(qtbot, tmp_path):

@@ -163,6 +163,33 @@ def test_personal_model_is_used_for_that_persons_faces(qtbot, setup, tmp_path):
     assert report["model"] == "anna.safetensors" and report["person"] == "Anna"
 
 
+def test_a_batch_prepares_each_reference_once_and_the_next_batch_sees_a_new_one(qtbot, setup, tmp_path):
+    window, library, loader = setup
+    prepared = []
+
+    def counting_preparer(image, detector, resolution):
+        prepared.append(image.shape)
+        return fake_prepare_reference(image, detector, resolution)
+
+    window.services._preparer = counting_preparer
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for i in range(3):
+        make_photo(folder / f"b{i}.jpg", 200)
+    import_folder(qtbot, window, folder)
+    anna = library.create_person("Anna", [f.id for f in library.faces_of_person(None)])
+    library.set_reference_image(anna, make_photo(tmp_path / "anna.png", 210))
+    ids = [p.id for p in library.photos()]
+    window.queue.submit("restore", {"photo_ids": ids})
+    wait_jobs_done(qtbot, window)
+    assert len(prepared) == 1
+    assert all(library.versions(i)[0].report["faces"][0]["reference"] == "person" for i in ids)
+    library.set_reference_image(anna, make_photo(tmp_path / "anna2.png", 220))
+    window.queue.submit("restore", {"photo_ids": ids[:1]})
+    wait_jobs_done(qtbot, window)
+    assert len(prepared) == 2
+
+
 def test_export_never_replaces_an_existing_file(qtbot, setup, tmp_path):
     window, library, _ = setup
     folder = tmp_path / "three"
