@@ -23,7 +23,8 @@ def test_finetune_writes_a_verified_personal_model_with_figures(person_dir, tiny
     result = finetune_person(person_photos(person_dir), base_model=tiny_model_dir / "tiny.safetensors",
                              out_dir=tmp_path / "personal", minutes=0.15, val_every=2, progress_fn=reports.append)
     assert result.model_path is not None and result.model_path.exists()
-    assert result.model_path.name in read_manifest(result.model_path.parent)
+    manifest = read_manifest(result.model_path.parent)
+    assert result.model_path.name in manifest and result.model_path.with_suffix(".onnx").name in manifest
     generator, info = load_generator(result.model_path)
     ft = info["finetune"]
     assert ft["held_out"] == "Aaron_Peirsol_0004.jpg" and "Aaron_Peirsol_0004.jpg" in ft["photos"]
@@ -35,10 +36,14 @@ def test_finetune_writes_a_verified_personal_model_with_figures(person_dir, tiny
     assert any("val" in r for r in reports)
 
 
-def test_abort_before_training_keeps_nothing(person_dir, tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("steps_before_cancel", [0, 3])
+def test_a_cancelled_run_keeps_nothing(person_dir, tiny_model_dir, tmp_path, steps_before_cancel):
+    reports = []
     result = finetune_person(person_photos(person_dir), base_model=tiny_model_dir / "tiny.safetensors",
-                             out_dir=tmp_path / "personal", minutes=1, abort_fn=lambda: True)
+                             out_dir=tmp_path / "personal", minutes=1, progress_fn=reports.append,
+                             abort_fn=lambda: len(reports) >= steps_before_cancel)
     assert result.model_path is None and not result.improved
+    assert not (tmp_path / "personal").exists() or not any((tmp_path / "personal").iterdir())
 
 
 def test_too_few_photos_is_a_clear_error(person_dir, tiny_model_dir, tmp_path):

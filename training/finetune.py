@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ented_desktop.core.engines.onnx_export import export_onnx
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.face.align import align_face
 from ented_desktop.core.face.detect import create_detector
@@ -121,8 +122,9 @@ def finetune_person(
 ) -> FinetuneResult:
     """Fine-tune the base model on ``photos`` of one person for at most ``minutes``; see the module docstring.
 
-    The personal model (``out_dir/<name>.safetensors``, its manifest line and ``<name>.md``) is written only when
-    training ran; ``improved`` tells whether it beats the base model on the held-out photo.
+    The personal model (``out_dir/<name>.safetensors``, its ONNX export, their manifest lines and ``<name>.md``) is
+    written only when training ran and was not cancelled; ``improved`` tells whether it beats the base model on the
+    held-out photo.
     """
     base_path = resolve_model(base_model)
     generator, base_info = load_generator(base_path)
@@ -191,7 +193,7 @@ def finetune_person(
         if progress_fn is not None:
             progress_fn(report)
 
-    if iteration == 0:
+    if iteration == 0 or stopped_by == "cancelled":
         return FinetuneResult(before, before, False, None, history)
     generator.load_state_dict(best_state)
     generator.eval().requires_grad_(False)
@@ -207,6 +209,7 @@ def finetune_person(
     }
     model_path = Path(out_dir) / f"{name}.safetensors"
     save_generator(generator, model_path, info)
+    export_onnx(generator, model_path.with_suffix(".onnx"), name, info["iterations"])  # for the onnx engine
     write_atomic(model_path.with_suffix(".md"), model_card(name, info).encode("utf-8"))
     return FinetuneResult(before, after, improved, model_path, history)
 

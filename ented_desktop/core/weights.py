@@ -78,10 +78,11 @@ def add_to_manifest(path: Path) -> str:
 def remove_model(path: Path) -> None:
     """Delete a model file, its model card and its manifest line."""
     path = Path(path)
+    files = (path, path.with_suffix(".md"), path.with_suffix(".onnx"))
     entries = read_manifest(path.parent)
-    if entries.pop(path.name, None) is not None:
+    if any(entries.pop(f.name, None) is not None for f in files):
         _write_manifest(path.parent, entries)
-    for file in (path, path.with_suffix(".md"), path.with_suffix(".onnx")):
+    for file in files:
         file.unlink(missing_ok=True)
 
 

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import pytest
 
+from ented_desktop.core.paths import resources_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_PHOTOS = ROOT.parent / "shared" / "data" / "real_lq"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -83,11 +85,14 @@ def photo_folder(tmp: Path) -> Path:
     if all(p.is_file() for p in sources):
         for source in sources:
             shutil.copy2(source, folder / source.name)
-    else:
-        from tests.gui.fakes import make_photo
+    else:  # the shipped sample portrait in four versions, so that there are faces to name and restore
+        from PIL import Image, ImageOps
 
-        for i in range(4):
-            make_photo(folder / f"photo_{i}.jpg", 80 + 40 * i, size=(640, 480))
+        sample = Image.open(resources_dir() / "samples" / "astronaut.jpg")
+        variants = {"portrait.jpg": sample, "mirrored.jpg": ImageOps.mirror(sample),
+                    "gray.jpg": ImageOps.grayscale(sample), "small.png": sample.resize((256, 256))}
+        for name, image in variants.items():
+            image.save(folder / name)
     (folder / "scan_0042.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 40)
     (folder / "notes.txt").write_text("Aunt May, summer 1962")
     return folder
