@@ -33,10 +33,10 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from ented_desktop.core.engines.onnx_export import export_onnx
     from ented_desktop.core.weights import save_generator
     from tests.training_fixtures import SyntheticTriplets, tiny_config
-    from training.loop import Trainer, pick_device
+    from training.loop import Trainer
 
     directory = tmp_path_factory.mktemp("models")
-    trainer = Trainer(tiny_config(adv_start=10**9, vq_warmup=2), pick_device("cpu"))
+    trainer = Trainer(tiny_config(adv_start=10**9, vq_warmup=2), torch.device("cpu"))
     data = SyntheticTriplets()
     for i in range(3):
         if trainer.dictionary_due():

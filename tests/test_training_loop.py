@@ -14,7 +14,7 @@ import torch
 
 from ented_desktop.core.weights import load_generator
 from tests.training_fixtures import SyntheticTriplets, tiny_config
-from training.loop import IterationDraws, Trainer, pick_device, snapshot, train
+from training.loop import IterationDraws, Trainer, snapshot, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def test_draws_continue_across_resume_and_split_across_ranks():
 def test_tiny_run_lowers_the_loss_on_a_fixed_batch():
     data = SyntheticTriplets()
     batch = {k: torch.stack([data[i][k] for i in range(4)]) for k in ("lq", "ref", "gt")}
-    trainer = Trainer(tiny_config(adv_start=10**9, vq_warmup=10**9), pick_device("cpu"))
+    trainer = Trainer(tiny_config(adv_start=10**9, vq_warmup=10**9), torch.device("cpu"))
 
     def fixed_batch_l1() -> float:
         with torch.no_grad():
@@ -142,7 +142,7 @@ def test_ddp_two_processes_hold_identical_weights(tmp_path):
     assert [p.wait(timeout=300) for p in procs] == [0, 0]
     w0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     w1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
-    initial = Trainer(tiny_config(), pick_device("cpu")).generator.state_dict()
+    initial = Trainer(tiny_config(), torch.device("cpu")).generator.state_dict()
     assert any(not torch.equal(w0[k], initial[k]) for k in w0)  # they trained
     for k in w0:
         assert torch.equal(w0[k], w1[k]), k

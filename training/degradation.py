@@ -34,7 +34,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ented_desktop.core.atomic import write_text_atomic
 from ented_desktop.core.errors import ImageReadError, UserError
 from ented_desktop.core.imageio import read_image_rgb8, write_photo_atomic
 
@@ -253,19 +253,6 @@ def list_images(src: Path) -> list[Path]:
     return sorted(found)
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def degrade_folder(
     src: Path,
     dst: Path,
@@ -322,6 +309,6 @@ def degrade_folder(
             records.append(json.dumps(record))
         if progress is not None:
             progress(done, len(files))
-    _write_text_atomic(dst / "params.jsonl", "".join(line + "\n" for line in records))
+    write_text_atomic(dst / "params.jsonl", "".join(line + "\n" for line in records))
     return {"found": len(files), "degraded": len(records), "skipped": sum(skipped.values()),
             "skipped_reasons": dict(skipped)}

@@ -46,12 +46,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ented_desktop.core.atomic import write_bytes_atomic
 from ented_desktop.core.engines import RestorationEngine, load_engine
 from ented_desktop.core.errors import ModelError, UserError
 from ented_desktop.core.identity import IdentityEmbedder, embedding_angle_deg, identity_distance
 from ented_desktop.core.imageio import from_float01, read_image_rgb8, to_float01, write_photo_atomic
 from ented_desktop.core.pipeline import resize_square
-from ented_desktop.core.weights import write_atomic
 from training.degradation import LEVELS, degrade, sample_params
 from training.metrics import NIQE, find_niqe_params, psnr, resize_for_niqe, ssim
 from training.pairs import reference_candidates
@@ -235,10 +235,10 @@ def build_eval_set(
         })
         if progress is not None:
             progress(index + 1, len(selections))
-    write_atomic(dst / PAIRS, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
+    write_bytes_atomic(dst / PAIRS, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
     settings = {**wanted, "source": str(src_root.resolve()), "size": int(gt.shape[0]),
                 "people": len({r["person"] for r in rows})}
-    write_atomic(dst / SETTINGS, _json_bytes(settings))
+    write_bytes_atomic(dst / SETTINGS, _json_bytes(settings))
     return settings
 
 
@@ -665,8 +665,8 @@ def evaluate(
     except OSError as exc:
         raise UserError(f"Cannot create the output folder {out}: {exc.strerror}.") from exc
     markdown = format_markdown(report)
-    write_atomic(out / "report.json", _json_bytes(report))
-    write_atomic(out / "report.md", markdown.encode("utf-8"))
+    write_bytes_atomic(out / "report.json", _json_bytes(report))
+    write_bytes_atomic(out / "report.md", markdown.encode("utf-8"))
     columns = [("LQ", lqs), ("reference", refs)]
     columns += [("wrong-ref output", outputs[WRONG_REF])] if WRONG_REF in outputs else []
     columns += [("output", outputs[MODEL])] if MODEL in outputs else []

@@ -22,13 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ented_desktop.core.atomic import write_text_atomic
 from ented_desktop.core.engines.onnx_export import export_onnx
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.face.align import align_face
 from ented_desktop.core.face.detect import create_detector
 from ented_desktop.core.imageio import SUPPORTED_SUFFIXES, read_image_rgb8
 from ented_desktop.core.network import ENTEDGenerator
-from ented_desktop.core.weights import load_generator, resolve_model, save_generator, write_atomic
+from ented_desktop.core.weights import load_generator, resolve_model, save_generator
 
 from . import pairs
 from .degradation import LEVELS, degrade, sample_params
@@ -210,7 +211,7 @@ def finetune_person(
     model_path = Path(out_dir) / f"{name}.safetensors"
     save_generator(generator, model_path, info)
     export_onnx(generator, model_path.with_suffix(".onnx"), name, info["iterations"])  # for the onnx engine
-    write_atomic(model_path.with_suffix(".md"), model_card(name, info).encode("utf-8"))
+    write_text_atomic(model_path.with_suffix(".md"), model_card(name, info))
     return FinetuneResult(before, after, improved, model_path, history)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from copy import deepcopy
@@ -29,6 +28,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
+from ented_desktop.core.atomic import atomic_path
+from ented_desktop.core.engines.torch_engine import pick_torch_device
 from ented_desktop.core.network import Discriminator, ENTEDGenerator
 from ented_desktop.core.weights import save_generator
 
@@ -49,16 +50,6 @@ KMEANS_DRAWS = 10**9
 SAMPLE_DRAWS = 2 * 10**9
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(name)
-
-
 class IterationDraws(Sampler[int]):
     """Draw numbers for iterations ``start, start+1, ...``: rank r of w takes ``(i*w + r)*B + j``, j < B."""
 
@@ -75,16 +66,8 @@ class IterationDraws(Sampler[int]):
 
 
 def atomic_torch_save(obj: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -279,7 +262,7 @@ def train(
     run_dir = Path(run_dir)
     world = dist.get_world_size() if dist.is_initialized() else 1
     rank = dist.get_rank() if dist.is_initialized() else 0
-    dev = pick_device(device)
+    dev = pick_torch_device(device)
     if dev.type == "cuda" and world > 1:
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     ckpt_path = run_dir / "checkpoint.pt"
@@ -409,6 +392,5 @@ def _write_samples(trainer: Trainer, batch: dict[str, torch.Tensor], path: Path)
     lq, ref, gt = (batch[k].to(dev) for k in ("lq", "ref", "gt"))
     out = trainer.g_ema(lq, ref).image
     grid = sample_grid([lq, ref, out, gt])
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    cv2.imwrite(str(tmp), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        cv2.imwrite(str(tmp), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))

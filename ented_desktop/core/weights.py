@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .atomic import atomic_path, write_text_atomic
 from .errors import ModelError
 from .network import ENTEDConfig, ENTEDGenerator
 from .paths import model_dir, shipped_models_dir
@@ -47,23 +47,9 @@ def read_manifest(directory: Path) -> dict[str, str]:
     return entries
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_manifest(directory: Path, entries: dict[str, str]) -> None:
     text = "".join(f"{digest}  {name}\n" for name, digest in sorted(entries.items()))
-    write_atomic(directory / MANIFEST, text.encode("utf-8"))
+    write_text_atomic(directory / MANIFEST, text)
 
 
 def add_to_manifest(path: Path) -> str:
@@ -92,14 +78,8 @@ def save_generator(generator: ENTEDGenerator, path: Path, info: dict | None = No
     metadata = {"format": FORMAT, "config": generator.config.to_json(), "info": json.dumps(info or {})}
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=metadata)
     return add_to_manifest(path)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_path
 from ..network import ENTEDGenerator, RestorationModel
 from ..weights import add_to_manifest
 
@@ -25,25 +24,19 @@ def export_onnx(generator: ENTEDGenerator, path: Path, model_name: str, iteratio
     res = generator.config.resolution
     model = RestorationModel(generator).eval()
     example = (torch.zeros(1, 3, res, res), torch.zeros(1, 3, res, res))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         # The shape asserts are checked once while tracing; the tracer's warning about them is expected.
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(
-                model, example, tmp, input_names=["lq", "ref"], output_names=["restored"], opset_version=OPSET,
+                model, example, str(tmp), input_names=["lq", "ref"], output_names=["restored"], opset_version=OPSET,
                 dynamic_axes={"lq": {0: "batch"}, "ref": {0: "batch"}, "restored": {0: "batch"}}, dynamo=False,
             )
-        proto = onnx.load(tmp)
+        proto = onnx.load(str(tmp))
         for key, value in {"ented_model": model_name, "resolution": str(res),
                            "config": generator.config.to_json(), "iterations": str(iterations)}.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
         onnx.checker.check_model(proto)
-        onnx.save(proto, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        onnx.save(proto, str(tmp))
     return add_to_manifest(path)
