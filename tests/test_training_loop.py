@@ -14,7 +14,7 @@ import torch
 
 from ented_desktop.core.weights import load_generator
 from tests.training_fixtures import SyntheticTriplets, tiny_config
-from training.loop import IterationDraws, Trainer, snapshot, train
+from training.loop import IterationDraws, Trainer, ema_beta, snapshot, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,6 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def stats_rows(run_dir: Path) -> list[dict]:
     lines = (run_dir / "stats.jsonl").read_text().splitlines()
     return [r for r in map(json.loads, lines) if "iteration" in r and "event" not in r]
+
+
+def test_ema_ramp_up_by_hand():
+    assert ema_beta(0.999, 0.0, 5) == pytest.approx(0.999)
+    assert ema_beta(0.999, 0.05, 200) == pytest.approx(0.5 ** (1 / 10))  # half-life 10 iterations at 200
+    assert ema_beta(0.999, 0.05, 10**6) == pytest.approx(0.999)  # later the configured decay
 
 
 def test_draws_continue_across_resume_and_split_across_ranks():

@@ -33,6 +33,7 @@ class TrainConfig:
     r1_gamma: float = 10.0
     r1_every: int = 16                        # lazy R1 (StyleGAN2)
     ema_beta: float = 0.999
+    ema_rampup: float = 0.05                  # EMA half-life at most this fraction of the iterations so far
     checkpoint_every: int = 500
     sample_every: int = 1_000
     log_every: int = 20

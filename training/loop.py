@@ -212,11 +212,20 @@ class Trainer:
 
     @torch.no_grad()
     def update_ema(self) -> None:
-        beta = self.cfg.ema_beta
+        beta = ema_beta(self.cfg.ema_beta, self.cfg.ema_rampup, self.iteration)
         for p_ema, p in zip(self.g_ema.parameters(), self.generator.parameters(), strict=True):
             p_ema.lerp_(p, 1.0 - beta)
         for b_ema, b in zip(self.g_ema.buffers(), self.generator.buffers(), strict=True):
             b_ema.copy_(b)
+
+
+def ema_beta(beta: float, rampup: float, iteration: int) -> float:
+    """The EMA decay at ``iteration``: ``beta``, but with a half-life of at most ``rampup * iteration`` iterations
+    (StyleGAN2-ADA's ramp-up), so that early in a run the EMA generator is not stuck near its initialisation."""
+    half_life = math.log(0.5) / math.log(beta)
+    if rampup > 0:
+        half_life = min(half_life, max(rampup * iteration, 1e-8))
+    return 0.5 ** (1.0 / half_life)
 
 
 def _quiet_worker(_: int) -> None:
