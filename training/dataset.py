@@ -20,13 +20,12 @@ DataLoader workers started by fork (Linux); with spawn (Windows, macOS) each wor
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.imageio import read_image_rgb8
@@ -151,25 +150,3 @@ class FaceTripletDataset(Dataset):
             expected_synthetic_draws=(1.0 - self.self_reference_prob) * float(report["synthetic_fraction"]),
         )
         return report
-
-
-class DrawSampler(Sampler[int]):
-    """Draw numbers ``start, start + 1, ...`` (``count`` of them, or without end), so that a DataLoader
-    resumed at iteration i with batch size B starts at ``start = i * B`` and sees the same batches."""
-
-    def __init__(self, start: int = 0, count: int | None = None) -> None:
-        if start < 0 or (count is not None and count < 0):
-            raise ValueError("start and count must be non-negative")
-        self.start = start
-        self.count = count
-
-    def __iter__(self) -> Iterator[int]:
-        draw = self.start
-        while self.count is None or draw < self.start + self.count:
-            yield draw
-            draw += 1
-
-    def __len__(self) -> int:
-        if self.count is None:
-            raise TypeError("an endless DrawSampler has no length")
-        return self.count
