@@ -63,6 +63,9 @@ def test_paper_level_is_the_paper_model_and_edm_options_follow_their_probabiliti
         (0.1, 10.0), (1.0, 8.0), (0.0, 15.0), (60, 100)
     )
     assert paper.haze_prob == paper.uneven_prob == paper.misalign_prob == 0.0
+    # The 128 px training level changes the blur range only, and still covers both evaluation levels.
+    assert LEVELS["paper128"] == dataclasses.replace(paper, blur_sigma=(0.1, 5.0))
+    assert all(LEVELS["paper128"].blur_sigma[1] >= LEVELS[level].blur_sigma[1] for level in ("4x", "8x"))
     drawn = [sample_params(np.random.default_rng(s), LEVELS["edm"]) for s in range(2000)]
     haze = np.mean([p.haze_transmission is not None for p in drawn])
     uneven = np.mean([p.uneven_blur_sigma is not None for p in drawn])

@@ -207,6 +207,7 @@ class Trainer:
         stats["gt_sum"] = float(gt.sum())  # a fingerprint of the batch: resumed runs must see the same data order
         with torch.no_grad():
             stats["l1"] = float((out.image - gt).abs().mean())
+            stats["l1_input"] = float((lq - gt).abs().mean())  # what the identity would score on this batch
         self.iteration += 1
         return stats
 

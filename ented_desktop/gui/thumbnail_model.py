@@ -2,8 +2,9 @@
 
 Only rows the view actually paints ask for their thumbnail, so a 5,000-photo album costs nothing until
 scrolled to. When the user scrolls quickly, the most recently requested (visible) thumbnails are
-loaded first and requests for rows scrolled past wait at the back; results for a replaced album
-are dropped by a generation counter.
+loaded first; requests for rows scrolled past wait at the back and, beyond the newest
+:data:`WANTED_LIMIT`, are forgotten (the view asks again if it paints them again). Results for a
+replaced album are dropped by a generation counter.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 CACHE_LIMIT = 3000  # decoded thumbnails kept (256 px RGB: ~0.2 MB each)
+WANTED_LIMIT = 300  # queued requests kept: several screens of a maximised window at the smallest size
 
 ThumbnailLoader = Callable[[int], Path]  # photo id -> thumbnail file (the core makes it on first use)
 
@@ -165,6 +167,8 @@ class ThumbnailModel(QAbstractListModel):
             return
         self._wanted[photo_id] = None
         self._wanted.move_to_end(photo_id)
+        while len(self._wanted) > WANTED_LIMIT:
+            self._wanted.popitem(last=False)
         self._dispatch()
 
     def _dispatch(self) -> None:

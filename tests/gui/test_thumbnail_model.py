@@ -5,11 +5,11 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QThreadPool
+from PySide6.QtCore import Qt, QThreadPool
 from PySide6.QtWidgets import QListView
 
 from ented_desktop.gui.stall_meter import StallMeter
-from ented_desktop.gui.thumbnail_model import PhotoIdRole, PhotoItem, ThumbnailModel
+from ented_desktop.gui.thumbnail_model import WANTED_LIMIT, PhotoIdRole, PhotoItem, ThumbnailModel
 
 
 class SlowLoader:
@@ -59,6 +59,18 @@ def test_only_visible_thumbnails_are_loaded(qtbot, tmp_path, pool):
     assert len(loader.calls) < 200  # a screenful, not the album
     assert model.index(3).data(PhotoIdRole) == 3
     view.close()
+
+
+def test_rows_scrolled_far_past_are_forgotten(qtbot, tmp_path, pool):
+    loader = SlowLoader(tmp_path, delay=0.05)
+    model = ThumbnailModel(loader, size=64, pool=pool)
+    model.set_photos([PhotoItem(i, f"photo_{i}.jpg") for i in range(2000)])
+    for row in range(2000):  # what a very fast scroll through the album asks for
+        model.index(row).data(Qt.ItemDataRole.DecorationRole)
+    assert model.pending() <= WANTED_LIMIT + pool.maxThreadCount()
+    qtbot.waitUntil(lambda: model.pending() == 0, timeout=30000)
+    assert model.is_loaded(1999)  # the newest request is served
+    assert len(loader.calls) < 2000 // 2
 
 
 def test_restored_photos_are_marked(qtbot, tmp_path, pool):
