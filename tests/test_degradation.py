@@ -18,6 +18,7 @@ from training.degradation import (
     degrade_folder,
     sample_params,
     smooth_mask,
+    training_level,
 )
 
 IDENTITY = DegradationParams(blur_sigma=0.1, downscale=1.0, noise_sigma=0.0, jpeg_quality=100)
@@ -66,6 +67,7 @@ def test_paper_level_is_the_paper_model_and_edm_options_follow_their_probabiliti
     # The 128 px training level changes the blur range only, and still covers both evaluation levels.
     assert LEVELS["paper128"] == dataclasses.replace(paper, blur_sigma=(0.1, 5.0))
     assert all(LEVELS["paper128"].blur_sigma[1] >= LEVELS[level].blur_sigma[1] for level in ("4x", "8x"))
+    assert (training_level(128), training_level(512)) == ("paper128", "paper")
     drawn = [sample_params(np.random.default_rng(s), LEVELS["edm"]) for s in range(2000)]
     haze = np.mean([p.haze_transmission is not None for p in drawn])
     uneven = np.mean([p.uneven_blur_sigma is not None for p in drawn])

@@ -117,6 +117,11 @@ LEVELS: dict[str, DegradationRanges] = {
 }
 
 
+
+def training_level(resolution: int) -> str:
+    """The level of :data:`LEVELS` a model of ``resolution`` px faces is trained (and fine-tuned) with."""
+    return "paper128" if resolution <= 128 else "paper"
+
 @dataclass(frozen=True)
 class DegradationParams:
     """The values drawn for one image. ``None`` means the optional degradation is not applied."""

@@ -32,7 +32,7 @@ from ented_desktop.core.network import ENTEDGenerator
 from ented_desktop.core.weights import load_generator, resolve_model, save_generator
 
 from . import pairs
-from .degradation import LEVELS, degrade, sample_params
+from .degradation import LEVELS, degrade, sample_params, training_level
 from .losses import PerceptualLoss, attention_reconstruction_loss
 from .metrics import psnr
 
@@ -86,10 +86,10 @@ class Validation:
     """Fixed degradations of the held-out face, each restored with a training face as reference."""
 
     def __init__(self, held_out: np.ndarray, reference: np.ndarray, device: torch.device, seed: int = 0) -> None:
-        lqs = []
+        lqs, ranges = [], LEVELS[training_level(held_out.shape[0])]
         for k in range(VALIDATION_DEGRADATIONS):
             rng = np.random.default_rng((seed, k))
-            lqs.append(degrade(held_out, sample_params(rng, LEVELS["paper"]), rng))
+            lqs.append(degrade(held_out, sample_params(rng, ranges), rng))
         self.lq = _to_tensor(lqs, device)
         self.ref = _to_tensor([reference] * len(lqs), device)
         self.gt = (held_out * 255.0 + 0.5).astype(np.uint8)
@@ -147,6 +147,7 @@ def finetune_person(
     optimizer = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.9, 0.99))
     rng = np.random.default_rng(seed)
     history: list[dict] = [{"iteration": 0, "elapsed": 0.0, **before}]
+    ranges = LEVELS[training_level(res)]
     start, deadline = time.monotonic(), time.monotonic() + minutes * 60.0
     iteration, stale, stopped_by = 0, 0, "time limit"
     while time.monotonic() < deadline:
@@ -157,7 +158,7 @@ def finetune_person(
         for _ in range(batch_size):
             i = int(rng.integers(len(train_faces)))
             face = train_faces[i][:, ::-1].copy() if rng.random() < 0.5 else train_faces[i]
-            degraded = degrade(face, sample_params(rng, LEVELS["paper"]), rng)
+            degraded = degrade(face, sample_params(rng, ranges), rng)
             others = [j for j in range(len(train_faces)) if j != i]
             if rng.random() < 0.1:
                 reference = degraded
