@@ -1,5 +1,6 @@
 """The training loop: it learns, it resumes exactly after SIGKILL, and DDP keeps ranks identical."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -102,6 +103,30 @@ def test_resume_after_sigkill_has_same_iterations_and_data_order(tmp_path):
     for (name, a), b in zip(g_ref.state_dict().items(), g_got.state_dict().values(), strict=True):
         assert torch.allclose(a, b, atol=1e-5), name
 
+
+
+def test_ctrl_c_on_ented_train_writes_a_checkpoint_and_exits_cleanly(tmp_path):
+    from tests.test_evaluate import make_prepared
+
+    data = make_prepared(tmp_path / "data", [3, 3, 2])
+    config = tiny_config(iterations=100_000, checkpoint_every=100_000, data_root=str(data), degradation="4x")
+    config_path = tmp_path / "tiny.json"
+    config_path.write_text(json.dumps(dataclasses.asdict(config)), encoding="utf-8")
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "ented_desktop", "train", str(config_path), "--run-dir", str(run_dir)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:  # a file, not a pipe: the progress bar must never block the run
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=stderr)
+        deadline = time.time() + 120
+        while not (run_dir / "stats.jsonl").exists() or len(stats_rows(run_dir)) < 3:
+            assert proc.poll() is None and time.time() < deadline, log.read_text()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, log.read_text()
+    assert "SIGINT: stopping after this iteration" in log.read_text()
+    checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=True)  # none was due: the stop wrote it
+    assert checkpoint["iteration"] == stats_rows(run_dir)[-1]["iteration"] >= 3
 
 def _free_port() -> int:
     with socket.socket() as s:

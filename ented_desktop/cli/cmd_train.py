@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import sys
+import threading
 from pathlib import Path
 
 from ented_desktop.core.errors import UserError
@@ -50,8 +53,12 @@ def run(args: argparse.Namespace) -> int:
         iteration, digest = snapshot(cfg, run_dir, args.snapshot)
         print(f"{args.snapshot}: iteration {iteration}, sha256 {digest}")
         return 0
+    # One process: Ctrl-C or SIGTERM ends the iteration and writes a checkpoint. Under torchrun every rank
+    # would stop at its own iteration, so there the periodic checkpoints are what a resume starts from.
+    stop = _stop_on_signals() if not dist.is_initialized() else None
     try:
-        summary = train(cfg, run_dir, resume=args.resume, device=args.device, model_dir=args.model_dir)
+        summary = train(cfg, run_dir, resume=args.resume, device=args.device, model_dir=args.model_dir,
+                        abort_fn=stop.is_set if stop else None)
     except FileExistsError as exc:
         raise UserError(str(exc)) from exc
     finally:
@@ -59,3 +66,20 @@ def run(args: argparse.Namespace) -> int:
             dist.destroy_process_group()
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _stop_on_signals() -> threading.Event:
+    """The first SIGINT/SIGTERM asks the run to stop after its iteration (with a checkpoint); a second one stops
+    at once, losing at most the iterations since the last periodic checkpoint."""
+    stop = threading.Event()
+
+    def request(signum: int, _frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print(f"\n{signal.Signals(signum).name}: stopping after this iteration and writing a checkpoint "
+              "(again to stop at once); continue with --resume.", file=sys.stderr)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, request)
+    return stop
