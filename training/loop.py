@@ -270,6 +270,10 @@ def train(
 ) -> dict:
     """Run (or, with ``resume``, continue) training; returns a summary. Rank 0 writes all files."""
     run_dir = Path(run_dir)
+    # OpenCV's worker threads do not survive fork(): a DataLoader worker forked after this process ran a
+    # threaded OpenCV call (the sample grid's degradations) can hang forever on its first one (seen: an
+    # ablation run stuck at iteration 0 for 23 minutes). This process does no heavy OpenCV work anyway.
+    cv2.setNumThreads(0)
     world = dist.get_world_size() if dist.is_initialized() else 1
     rank = dist.get_rank() if dist.is_initialized() else 0
     dev = pick_torch_device(device)
