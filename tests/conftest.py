@@ -25,6 +25,16 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 
+@pytest.fixture
+def no_shipped_model(tmp_path_factory, monkeypatch) -> None:
+    """As on an installation without the weights of ``models/``: only the (empty) user model directory is left."""
+    from ented_desktop.core import paths, weights
+
+    empty = tmp_path_factory.mktemp("no-shipped-models")
+    monkeypatch.setattr(paths, "shipped_models_dir", lambda: empty)
+    monkeypatch.setattr(weights, "shipped_models_dir", lambda: empty)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A model directory with a tiny ENTED model trained for a few steps on generated data, and its ONNX export.

@@ -157,7 +157,7 @@ def test_unwritable_output_folder(tmp_path, model_args, capsys):
     assert code == 1 and "a.jpg:" in err and "output folder" in summary["inputs"][0]["error"]
 
 
-def test_no_installed_model_is_refused(tmp_path, capsys):
+def test_no_installed_model_is_refused(tmp_path, capsys, no_shipped_model):
     shutil.copy(SAMPLE, tmp_path / "a.jpg")
     code = main(["restore", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o"), "--model-dir", str(tmp_path)])
     assert code == 2 and "untrained" in capsys.readouterr().err

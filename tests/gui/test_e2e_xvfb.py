@@ -14,9 +14,9 @@ How the test drives the app:
   ``ENTED_TEST_STATE``, a JSON snapshot the app writes every 250 ms (screen rectangles of the face
   boxes, buttons, grid items and the compare view, plus jobs, people and versions to wait on).
 
-The model: ENTED Desktop refuses weights that no training run produced, and no trained ENTED model ships
-yet. When ``ENTED_E2E_MODEL_DIR`` names a folder with a trained model, or the repository's ``models/``
-has one, the restore step uses it. Otherwise the test makes one the honest way instead of forging the
+The model: ENTED Desktop refuses weights that no training run produced. The restore step uses the model
+in ``ENTED_E2E_MODEL_DIR`` when set, else the one shipped in the repository's ``models/`` (the README's
+screenshots come from that). Without either, the test makes one the honest way instead of forging the
 "trained" metadata: a real two-iteration run of the project's training loop on synthetic 32 x 32 faces
 (the TINY configuration of the training tests), registered with its manifest line only in the test's
 temporary model folder. Its output is meaningless; it proves the plumbing (load, align, restore, paste,

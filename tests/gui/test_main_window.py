@@ -288,7 +288,7 @@ def test_faces_are_looked_for_while_a_long_import_is_still_running(qtbot, setup,
     assert len(library.faces_of_person(None)) == 130
 
 
-def test_finetune_lists_people_and_says_when_no_model_is_installed(qtbot, setup, tmp_path):
+def test_finetune_lists_people_and_says_when_no_model_is_installed(qtbot, setup, tmp_path, no_shipped_model):
     window, library, _ = setup
     folder = tmp_path / "five"
     folder.mkdir()
@@ -307,7 +307,8 @@ def test_finetune_lists_people_and_says_when_no_model_is_installed(qtbot, setup,
     dialog.reject()
 
 
-def test_real_pipeline_without_a_trained_model_fails_the_job_with_its_sentence(qtbot, setup, tmp_path):
+def test_real_pipeline_without_a_trained_model_fails_the_job_with_its_sentence(qtbot, setup, tmp_path,
+                                                                               no_shipped_model):
     window, library, _ = setup
     window.services = Services(lambda: window.settings, face_finder=lambda s: FakeFaceFinder())
     window.queue.factories = main_window_module.factories(library, window.services)
