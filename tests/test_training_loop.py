@@ -63,6 +63,16 @@ def test_full_objective_runs_with_dictionary_and_writes_a_verified_model(tmp_pat
     assert info["iterations"] == 30 and generator.quantize
 
 
+def test_a_run_continued_under_a_second_configuration_takes_its_learning_rates():
+    first = Trainer(tiny_config(), torch.device("cpu"))
+    first.step(next(iter(torch.utils.data.DataLoader(SyntheticTriplets(), batch_size=4))))
+    second = Trainer(tiny_config(lr_g=5e-4, lr_d=1e-4), torch.device("cpu"))
+    second.load_state_dict(first.state_dict())
+    assert second.iteration == 1 and len(second.opt_g.state) > 0  # Adam's moments came along...
+    assert [g["lr"] for g in second.opt_g.param_groups] == [5e-4]  # ...but not the old rates
+    assert [g["lr"] for g in second.opt_d.param_groups] == [1e-4]
+
+
 def test_abort_callback_checkpoints_and_resume_continues(tmp_path):
     seen = []
     summary = train(tiny_config(iterations=20), tmp_path, dataset=SyntheticTriplets(), show_progress=False,
@@ -105,11 +115,14 @@ def test_resume_after_sigkill_has_same_iterations_and_data_order(tmp_path):
 
 
 
-def test_ctrl_c_on_ented_train_writes_a_checkpoint_and_exits_cleanly(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_signal_to_ented_train_and_its_workers_writes_a_checkpoint(tmp_path, signum):
+    """As Ctrl-C in a terminal or ``pkill -f`` do, the signal goes to the whole process group, workers included."""
     from tests.test_evaluate import make_prepared
 
     data = make_prepared(tmp_path / "data", [3, 3, 2])
-    config = tiny_config(iterations=100_000, checkpoint_every=100_000, data_root=str(data), degradation="4x")
+    config = tiny_config(iterations=100_000, checkpoint_every=100_000, data_root=str(data), degradation="4x",
+                         workers=1)
     config_path = tmp_path / "tiny.json"
     config_path.write_text(json.dumps(dataclasses.asdict(config)), encoding="utf-8")
     run_dir = tmp_path / "run"
@@ -117,16 +130,17 @@ def test_ctrl_c_on_ented_train_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     log = tmp_path / "stderr.txt"
     with log.open("w") as stderr:  # a file, not a pipe: the progress bar must never block the run
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=stderr)
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=stderr, start_new_session=True)
         deadline = time.time() + 120
         while not (run_dir / "stats.jsonl").exists() or len(stats_rows(run_dir)) < 3:
             assert proc.poll() is None and time.time() < deadline, log.read_text()
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signum)
         assert proc.wait(timeout=60) == 0, log.read_text()
-    assert "SIGINT: stopping after this iteration" in log.read_text()
+    assert f"{signal.Signals(signum).name}: stopping after this iteration" in log.read_text()
     checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=True)  # none was due: the stop wrote it
     assert checkpoint["iteration"] == stats_rows(run_dir)[-1]["iteration"] >= 3
+
 
 def _free_port() -> int:
     with socket.socket() as s:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from copy import deepcopy
@@ -132,6 +133,11 @@ class Trainer:
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        # The optimiser state carries the learning rates it was saved with; the configuration decides them, so a
+        # run can be continued with a lower rate (a schedule written as a second configuration).
+        for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr
         self.iteration = int(state["iteration"])
         self.elapsed = float(state["elapsed"])
         self._set_quantize(bool(state["quantize"]))
@@ -230,9 +236,16 @@ def ema_beta(beta: float, rampup: float, iteration: int) -> float:
 
 
 def _quiet_worker(_: int) -> None:
-    """DataLoader workers: one OpenCV and one torch thread each, so they do not fight the training threads."""
+    """DataLoader workers: one OpenCV and one torch thread each, so they do not fight the training threads.
+
+    They ignore SIGINT and SIGTERM: Ctrl-C in a terminal (or ``pkill -f``) reaches the whole process group, and a
+    worker killed by it makes PyTorch raise in the main process mid-iteration, before the main process can write
+    its checkpoint. The main process stops them when it is done.
+    """
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _collate_draws(dataset, draws: range) -> dict[str, torch.Tensor]:
