@@ -2,8 +2,9 @@
 
 Steps: drop a folder of real photos (plus two bad files), open a photo, click a face and name the
 person, accept the suggested reference, restore, drag the compare slider, toggle before/after, export,
-and check the exported file. A screenshot of the whole screen is saved after each step in
-``docs/screenshots/`` (ImageMagick ``import -window root``).
+and check the exported file. A screenshot of the whole screen is saved after each step (ImageMagick
+``import -window root``) in the test's temporary folder, or in ``ENTED_SCREENSHOT_DIR`` when set: the README's
+pictures are refreshed with ``ENTED_SCREENSHOT_DIR=docs/screenshots``, not by every test run.
 
 How the test drives the app:
 
@@ -40,7 +41,6 @@ from ented_desktop.core.paths import resources_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_PHOTOS = ROOT.parent / "shared" / "data" / "real_lq"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 SCREEN = (1280, 800)  # the window's default size: screenshots without empty margins
 
 pytestmark = pytest.mark.slow
@@ -112,6 +112,7 @@ class Session:
         self.tmp = tmp
         self.display = f":{free_display()}"
         self.state_file = tmp / "state.json"
+        self.screenshots = Path(os.environ.get("ENTED_SCREENSHOT_DIR") or tmp / "screenshots")
         screen = f"{SCREEN[0]}x{SCREEN[1]}x24"
         self.xvfb = subprocess.Popen(["Xvfb", self.display, "-screen", "0", screen, "-nolisten", "tcp"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -176,8 +177,8 @@ class Session:
 
     def screenshot(self, name: str) -> Path:
         time.sleep(0.6)  # let the last repaint reach the screen
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        self.screenshots.mkdir(parents=True, exist_ok=True)
+        path = self.screenshots / f"{name}.png"
         subprocess.run(["import", "-display", self.display, "-window", "root", str(path)], env=self.env,
                        check=True, capture_output=True)
         return path
