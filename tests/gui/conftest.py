@@ -11,6 +11,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 HERE = Path(__file__).resolve().parent
 
 
+@pytest.fixture
+def screenshot_dir(tmp_path) -> Path:
+    """Where GUI tests save their screenshots: the test's temporary folder, or ``ENTED_SCREENSHOT_DIR`` when set
+    (``ENTED_SCREENSHOT_DIR=docs/screenshots`` refreshes the README's pictures; plain test runs leave them alone)."""
+    return Path(os.environ.get("ENTED_SCREENSHOT_DIR") or tmp_path / "screenshots")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if Path(str(item.fspath)).resolve().parent == HERE:

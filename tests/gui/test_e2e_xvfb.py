@@ -3,8 +3,7 @@
 Steps: drop a folder of real photos (plus two bad files), open a photo, click a face and name the
 person, accept the suggested reference, restore, drag the compare slider, toggle before/after, export,
 and check the exported file. A screenshot of the whole screen is saved after each step (ImageMagick
-``import -window root``) in the test's temporary folder, or in ``ENTED_SCREENSHOT_DIR`` when set: the README's
-pictures are refreshed with ``ENTED_SCREENSHOT_DIR=docs/screenshots``, not by every test run.
+``import -window root``) in the folder of the ``screenshot_dir`` fixture (``tests/gui/conftest.py``).
 
 How the test drives the app:
 
@@ -108,11 +107,11 @@ def free_display() -> int:
 class Session:
     """The running app under Xvfb, with helpers to read its state and send it input."""
 
-    def __init__(self, tmp: Path, folder: Path, model_dir: Path | None) -> None:
+    def __init__(self, tmp: Path, folder: Path, model_dir: Path | None, screenshots: Path) -> None:
         self.tmp = tmp
         self.display = f":{free_display()}"
         self.state_file = tmp / "state.json"
-        self.screenshots = Path(os.environ.get("ENTED_SCREENSHOT_DIR") or tmp / "screenshots")
+        self.screenshots = screenshots
         screen = f"{SCREEN[0]}x{SCREEN[1]}x24"
         self.xvfb = subprocess.Popen(["Xvfb", self.display, "-screen", "0", screen, "-nolisten", "tcp"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -193,13 +192,13 @@ def finished(state: dict, kind: str) -> bool:
     return bool(states) and all(s in ("done", "failed", "cancelled") for s in states)
 
 
-def test_real_app_under_xvfb(tmp_path):
+def test_real_app_under_xvfb(tmp_path, screenshot_dir):
     model_dir = trained_model_dir()
     if model_dir is None:
         model_dir = tmp_path / "models"
         tiny_test_model(model_dir)
     folder = photo_folder(tmp_path)
-    session = Session(tmp_path, folder, model_dir)
+    session = Session(tmp_path, folder, model_dir, screenshot_dir)
     try:
         # 1. the dropped folder is imported, faces are found, the two bad files are listed as problems
         state = session.until(lambda s: finished(s, "import") and finished(s, "detect") and s["problems"],

@@ -29,7 +29,6 @@ from ented_desktop.gui.workers import WorkCancelled, WorkControl
 from .fakes import FakeFaceFinder, FakeLoader, central_face, make_photo
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "screenshots" / "12_finetune_finished.png"
 
 
 @dataclass
@@ -207,7 +206,7 @@ def test_an_interrupted_finetune_is_shown_after_a_restart_and_its_rerun_is_offer
 
 # -- a real run ---------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_real_finetune_keep_restore_and_discard(qtbot, tmp_path, shared_dir, tiny_model_dir):
+def test_real_finetune_keep_restore_and_discard(qtbot, tmp_path, shared_dir, tiny_model_dir, screenshot_dir):
     source = shared_dir / "data/lfw/images_deepfunneled/Aaron_Peirsol"
     if len(list(source.glob("*.jpg"))) < 4:
         pytest.skip(f"{source} does not hold the four LFW photos of Aaron Peirsol")
@@ -245,8 +244,9 @@ def test_real_finetune_keep_restore_and_discard(qtbot, tmp_path, shared_dir, tin
         job = library.job(dialog.job_id)
         assert (job.kind, job.state) == ("finetune", "done")
         assert window.jobs_panel.rows[dialog.job_id].state.text() == "Done"
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        dialog.grab().save(str(SCREENSHOT))
+        screenshot = screenshot_dir / "12_finetune_finished.png"
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        dialog.grab().save(str(screenshot))
 
         # keep: the person's faces are restored with the personal model from now on
         kept = result.model_path
@@ -270,7 +270,7 @@ def test_real_finetune_keep_restore_and_discard(qtbot, tmp_path, shared_dir, tin
         assert discarded.name not in read_manifest(discarded.parent)
         assert kept.is_file() and kept.name in read_manifest(kept.parent)
         assert library.person(aaron).personal_model == kept.absolute()
-        with Image.open(SCREENSHOT) as shot:
+        with Image.open(screenshot) as shot:
             assert shot.size[0] >= 600
     finally:
         window.shutdown()
