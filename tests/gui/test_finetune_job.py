@@ -28,8 +28,6 @@ from ented_desktop.gui.workers import WorkCancelled, WorkControl
 
 from .fakes import FakeFaceFinder, FakeLoader, central_face, make_photo
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @dataclass
 class FakeResult:
