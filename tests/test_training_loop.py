@@ -117,7 +117,7 @@ def test_resume_after_sigkill_has_same_iterations_and_data_order(tmp_path):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_stop_signal_to_ented_train_and_its_workers_writes_a_checkpoint(tmp_path, signum):
-    """As Ctrl-C in a terminal or ``pkill -f`` do, the signal goes to the whole process group, workers included."""
+    """The signal goes to the whole process group, workers included, as Ctrl-C in a terminal or ``pkill -f`` send it."""
     from tests.test_evaluate import make_prepared
 
     data = make_prepared(tmp_path / "data", [3, 3, 2])

@@ -238,9 +238,9 @@ def ema_beta(beta: float, rampup: float, iteration: int) -> float:
 def _quiet_worker(_: int) -> None:
     """DataLoader workers: one OpenCV and one torch thread each, so they do not fight the training threads.
 
-    They ignore SIGINT and SIGTERM: Ctrl-C in a terminal (or ``pkill -f``) reaches the whole process group, and a
-    worker killed by it makes PyTorch raise in the main process mid-iteration, before the main process can write
-    its checkpoint. The main process stops them when it is done.
+    They ignore SIGTERM (and SIGINT, which PyTorch's workers already survive): a SIGTERM to the whole process
+    group (``pkill -f``, a service manager) killed the worker, which makes PyTorch raise in the main process
+    mid-iteration, before it can write its checkpoint. The main process stops them when it is done.
     """
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
