@@ -170,3 +170,21 @@ def test_people_filter_and_pairing_report(root: Path) -> None:
     assert (full["real"], full["synthetic"]) == (3, 4)
     with pytest.raises(UserError):
         _dataset(root, people={"Nobody"})
+
+
+def test_synthetic_reference_share(root: Path) -> None:
+    always = _dataset(root, augment=False, self_reference_prob=0.0, synthetic_reference_prob=1.0)
+    for draw in range(20):
+        sample = always[draw]
+        assert sample["synthetic_ref"]
+        # Made from the ground truth, not another crop: no crop equals it.
+        target = ((sample["ref"].permute(1, 2, 0).numpy() + 1.0) / 2.0).astype(np.float32)
+        assert all(np.abs(always.crop(i) - target).max() > 1e-3 for i in range(len(always)))
+    half = _dataset(root, self_reference_prob=0.0, synthetic_reference_prob=0.5)
+    with_real = [d for d in range(400) if half.candidates[half.face_index(d)]]
+    rate = np.mean([bool(half[d]["synthetic_ref"]) for d in with_real])
+    assert 0.4 < rate < 0.6
+    report = _dataset(root, self_reference_prob=0.2, synthetic_reference_prob=0.5).pairing_report()
+    assert report["expected_synthetic_draws"] == pytest.approx(0.8 * (4 / 7 + 3 / 7 * 0.5))
+    with pytest.raises(ValueError, match="synthetic_reference_prob"):
+        _dataset(root, synthetic_reference_prob=1.5)

@@ -21,6 +21,7 @@ class TrainConfig:
     people_file: str | None = None            # restrict to these people (LFW peopleDevTrain.txt format)
     degradation: str = "paper"                # a level of training.degradation.LEVELS
     self_reference_prob: float = 0.1          # share of samples whose reference is the degraded input itself
+    synthetic_reference_prob: float = 0.0     # share of the others given a synthetic reference despite a real one
     batch_size: int = 4
     lr_g: float = 2e-3
     lr_d: float = 1.882e-3

@@ -9,7 +9,9 @@ a distinct third word keeps them from sharing a stream with the draw of the same
 
 References (see :mod:`training.pairs`): with probability ``self_reference_prob`` the degraded input itself,
 which is what the application passes when a user gives no reference; otherwise another photo of the same
-person (lightly augmented), or a synthetic reference made from the ground truth when there is none.
+person (lightly augmented), or a synthetic reference made from the ground truth when there is none or, with
+probability ``synthetic_reference_prob``, even when there is (a reference that certainly shows the ground
+truth's texture, so that using the reference pays).
 
 Crops are decoded once, into one ``n x size x size x 3`` uint8 array: 48 KB a crop at 128 px (LFW's ~9,000
 training crops: about 440 MB), 768 KB at 512 px. Being a single array, it is shared copy-on-write with
@@ -51,6 +53,7 @@ class FaceTripletDataset(Dataset):
         seed: int,
         people: set[str] | None = None,
         self_reference_prob: float = 0.1,
+        synthetic_reference_prob: float = 0.0,
         augment: bool = True,
         cache: bool = True,
     ) -> None:
@@ -60,13 +63,16 @@ class FaceTripletDataset(Dataset):
         synthetic references are transformed either way."""
         if seed < 0:
             raise ValueError("seed must be non-negative")
-        if not 0.0 <= self_reference_prob <= 1.0:
-            raise ValueError("self_reference_prob must be a probability")
+        for name, p in (("self_reference_prob", self_reference_prob),
+                        ("synthetic_reference_prob", synthetic_reference_prob)):
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"{name} must be a probability")
         self.root = Path(root)
         self.size = size
         self.ranges = ranges
         self.seed = seed
         self.self_reference_prob = self_reference_prob
+        self.synthetic_reference_prob = synthetic_reference_prob
         self.augment = augment
         entries = read_manifest(self.root)
         if people is not None:
@@ -118,17 +124,19 @@ class FaceTripletDataset(Dataset):
             gt = np.ascontiguousarray(gt[:, ::-1])
         lq = degrade(gt, sample_params(rng, self.ranges), rng)
         self_ref = bool(rng.random() < self.self_reference_prob)
-        synthetic = False
         options = self.candidates[index]
+        # Drawn only when asked for, so that runs without it keep their random streams (and resume exactly).
+        synthetic = not self_ref and (
+            not options or (self.synthetic_reference_prob > 0 and rng.random() < self.synthetic_reference_prob)
+        )
         if self_ref:
             ref = lq
-        elif options:
+        elif synthetic:
+            ref = pairs.synthetic_reference(gt, rng)
+        else:
             ref = self.crop(options[int(rng.integers(len(options)))])
             if self.augment:
                 ref = pairs.augment_reference(ref, rng)
-        else:
-            ref = pairs.synthetic_reference(gt, rng)
-            synthetic = True
         return {
             "lq": _to_tensor(lq),
             "ref": _to_tensor(ref),
@@ -141,12 +149,15 @@ class FaceTripletDataset(Dataset):
         """How references are made: real / synthetic counts over the crops, people, and expected fractions
         of draws with a synthetic or a self reference."""
         report = pairs.pairing_report(pairs.build_pairs(self.entries, np.random.default_rng(self.seed)))
+        fraction = float(report["synthetic_fraction"])
         per_person = Counter(e.person for e in self.entries if e.person is not None)
         report.update(
             crops=len(self.entries),
             people=len(per_person),
             people_with_2_or_more=sum(1 for n in per_person.values() if n >= 2),
             self_reference_prob=self.self_reference_prob,
-            expected_synthetic_draws=(1.0 - self.self_reference_prob) * float(report["synthetic_fraction"]),
+            synthetic_reference_prob=self.synthetic_reference_prob,
+            expected_synthetic_draws=(1.0 - self.self_reference_prob) * (
+                fraction + (1.0 - fraction) * self.synthetic_reference_prob),
         )
         return report

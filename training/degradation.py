@@ -102,6 +102,8 @@ LEVELS: dict[str, DegradationRanges] = {
     # such inputs teaches a small network to paint an average face over inputs that still had detail.
     # The range stops at 5, above both evaluation levels; down-sampling, noise and JPEG are the paper's.
     "paper128": DegradationRanges(blur_sigma=(0.1, 5.0)),
+    # paper128 with down-sampling to 12x: more inputs that have lost what a reference still shows.
+    "paper128-heavy": DegradationRanges(blur_sigma=(0.1, 5.0), downscale=(1.0, 12.0)),
     # Around the 4x super-resolution of Table 1: down-sampling 3.5-4.5, anti-aliasing-to-defocus blur,
     # moderate noise and JPEG, so that the factor dominates rather than the other degradations.
     "4x": DegradationRanges(

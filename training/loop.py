@@ -266,6 +266,7 @@ def make_dataset(cfg: TrainConfig):
         seed=cfg.seed,
         people=people,
         self_reference_prob=cfg.self_reference_prob,
+        synthetic_reference_prob=cfg.synthetic_reference_prob,
     )
 
 
