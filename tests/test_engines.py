@@ -74,3 +74,11 @@ def test_onnx_engine_needs_an_export(tiny_model_dir, tmp_path):
     add_to_manifest(tmp_path / "tiny.safetensors")
     with pytest.raises(ModelError, match="export-onnx"):
         load_engine(tmp_path / "tiny.safetensors", "onnx", "cpu")
+
+
+def test_export_onnx_creates_the_output_folder(tiny_model_dir, tmp_path):
+    from ented_desktop.cli.main import main
+
+    out = tmp_path / "new" / "folder" / "tiny.onnx"
+    assert main(["export-onnx", "--model", str(tiny_model_dir / "tiny.safetensors"), "-o", str(out)]) == 0
+    assert out.stat().st_size > 0

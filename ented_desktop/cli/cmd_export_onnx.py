@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     generator, info = load_generator(weights)
     require_trained(info, weights)
     out = args.output or weights.with_suffix(".onnx")
+    out.parent.mkdir(parents=True, exist_ok=True)
     digest = export_onnx(generator, out, weights.stem, int(info["iterations"]))
     print(f"{out}  sha256 {digest}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import multiprocessing
 import sys
 
 from ented_desktop import __version__
@@ -50,4 +51,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # A frozen build (build.spec) on Windows or macOS starts DataLoader workers by re-running this executable.
+    multiprocessing.freeze_support()
     sys.exit(main())
