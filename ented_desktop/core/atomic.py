@@ -23,12 +23,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     # 0o666 minus the umask, as for any new file (mkstemp would give 0o600).
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        yield Path(tmp)
+        yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
