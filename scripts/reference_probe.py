@@ -19,44 +19,30 @@ import numpy as np
 
 from ented_desktop.core.engines import load_engine
 from ented_desktop.core.imageio import read_image_rgb8
-from training.evaluate import read_pairs
+from training.evaluate import read_pairs, restore_all
 from training.metrics import psnr
 
 REFERENCES = ("true", "wrong", "ground truth", "input")
 BATCH = 16
 
 
-def _read(folder: Path, kind: str, sample_id: str) -> np.ndarray:
-    return read_image_rgb8(folder / kind / f"{sample_id}.png").astype(np.float32) / np.float32(255.0)
-
-
-def _uint8(batch: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(batch * 255.0), 0, 255).astype(np.uint8)
-
-
 def probe(eval_set: Path, engine, count: int | None = None) -> dict[str, dict[str, float]]:
     """Mean PSNR (Y) to the ground truth and mean |output - true-reference output| (grey levels) per reference."""
-    rows = read_pairs(eval_set)[:count]
-    scores: dict[str, list[float]] = {name: [] for name in REFERENCES}
-    changes: dict[str, list[float]] = {name: [] for name in REFERENCES}
-    for start in range(0, len(rows), BATCH):
-        ids = [row["id"] for row in rows[start : start + BATCH]]
-        lq = np.stack([_read(eval_set, "lq", i) for i in ids])
-        gt = np.stack([_read(eval_set, "gt", i) for i in ids])
-        refs = {
-            "true": np.stack([_read(eval_set, "ref", i) for i in ids]),
-            "wrong": np.stack([_read(eval_set, "wrong_ref", i) for i in ids]),
-            "ground truth": gt,
-            "input": lq,
-        }
-        outputs = {name: _uint8(engine.restore(lq, ref)) for name, ref in refs.items()}
-        gt8 = _uint8(gt)
-        for name, out in outputs.items():
-            scores[name] += [psnr(o, g) for o, g in zip(out, gt8, strict=True)]
-            change = np.abs(out.astype(np.float32) - outputs["true"].astype(np.float32)).mean(axis=(1, 2, 3))
-            changes[name] += change.tolist()
-    return {name: {"psnr": float(np.mean(scores[name])), "change": float(np.mean(changes[name]))}
-            for name in REFERENCES}
+    ids = [row["id"] for row in read_pairs(eval_set)[:count]]
+
+    def crops(kind: str) -> list[np.ndarray]:
+        return [read_image_rgb8(eval_set / kind / f"{i}.png") for i in ids]
+
+    lq, gt = crops("lq"), crops("gt")
+    refs = {"true": crops("ref"), "wrong": crops("wrong_ref"), "ground truth": gt, "input": lq}
+    outputs = {name: restore_all(engine, lq, ref, BATCH) for name, ref in refs.items()}
+    results = {}
+    for name, out in outputs.items():
+        change = [np.abs(o.astype(np.float32) - t.astype(np.float32)).mean()
+                  for o, t in zip(out, outputs["true"], strict=True)]
+        results[name] = {"psnr": float(np.mean([psnr(o, g) for o, g in zip(out, gt, strict=True)])),
+                         "change": float(np.mean(change))}
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
