@@ -223,7 +223,8 @@ def model_card(name: str, info: dict) -> str:
         "",
         f"Fine-tuned from `{ft['base_model']}` on {len(ft['photos'])} photos of one person "
         f"({ft['iterations']} iterations, {ft['minutes']} minutes on this computer; stopped by: {ft['stopped_by']}).",
-        f"Held-out photo: `{ft['held_out']}` (not used for training).",
+        f"Held-out photo: `{ft['held_out']}` (not used for training; it also picks which weights are kept, "
+        "so the personal model's figure is slightly flattered).",
         "",
         "| held-out validation (PSNR on Y, dB; mean of "
         f"{VALIDATION_DEGRADATIONS} fixed degradations) | base model | personal model |",
