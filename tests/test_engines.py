@@ -1,9 +1,12 @@
 """Engines and weights: torch and ONNX Runtime agree; damaged, foreign and untrained weights are refused."""
 
+import os
 import shutil
+import stat
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import save_file
 
 from ented_desktop.core.engines import load_engine
@@ -67,6 +70,18 @@ def test_untrained_network_is_never_used(tmp_path):
     save_generator(ENTEDGenerator(TINY), tmp_path / "random.safetensors", {"iterations": 0})
     with pytest.raises(ModelError, match="untrained"):
         load_engine(tmp_path / "random.safetensors", "torch", "cpu")
+
+
+def test_saved_weights_round_trip_with_the_usual_permissions(tmp_path):
+    generator = ENTEDGenerator(TINY)
+    save_generator(generator, tmp_path / "m.safetensors", {"iterations": 7})
+    loaded, info = load_generator(tmp_path / "m.safetensors")
+    assert info["iterations"] == 7
+    for name, value in generator.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "m.safetensors").stat().st_mode) == 0o666 & ~mask
 
 
 def test_onnx_engine_needs_an_export(tiny_model_dir, tmp_path):

@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
-from .atomic import atomic_path, write_text_atomic
+from .atomic import write_bytes_atomic, write_text_atomic
 from .errors import ModelError
 from .network import ENTEDConfig, ENTEDGenerator
 from .paths import model_dir, shipped_models_dir
@@ -78,8 +78,8 @@ def save_generator(generator: ENTEDGenerator, path: Path, info: dict | None = No
     metadata = {"format": FORMAT, "config": generator.config.to_json(), "info": json.dumps(info or {})}
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=metadata)
+    # Serialised in memory: safetensors' save_file makes its file 0600, unlike every other file we write.
+    write_bytes_atomic(path, save(state, metadata=metadata))
     return add_to_manifest(path)
 
 
