@@ -78,7 +78,7 @@ def save_generator(generator: ENTEDGenerator, path: Path, info: dict | None = No
     metadata = {"format": FORMAT, "config": generator.config.to_json(), "info": json.dumps(info or {})}
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Serialised in memory: safetensors' save_file makes its file 0600, unlike every other file we write.
+    # Serialised in memory: safetensors' save_file would make the file 0600, and models are meant to be shared.
     write_bytes_atomic(path, save(state, metadata=metadata))
     return add_to_manifest(path)
 
