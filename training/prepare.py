@@ -52,6 +52,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ented_desktop.core.atomic import write_text_atomic
 from ented_desktop.core.errors import ImageReadError, UserError
 from ented_desktop.core.face.align import align_face, face_scale
 from ented_desktop.core.face.detect import FaceDetector, create_detector
@@ -194,9 +195,7 @@ def _check_settings(dst: Path, settings: dict) -> None:
                 "to resume or a new output folder."
             )
         return
-    tmp = path.with_name(f".{SETTINGS}.tmp")
-    tmp.write_text(json.dumps(settings, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(settings, indent=1))
 
 
 @dataclass

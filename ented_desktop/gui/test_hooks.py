@@ -21,6 +21,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
+from ented_desktop.core.atomic import write_text_atomic
 from ented_desktop.gui.main_window import MainWindow
 
 STATE_INTERVAL_MS = 250
@@ -93,9 +94,7 @@ def snapshot(window: MainWindow) -> dict[str, Any]:
 
 
 def _write_state(window: MainWindow, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(snapshot(window), indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(snapshot(window), indent=1))
 
 
 def install_test_hooks(window: MainWindow) -> None:

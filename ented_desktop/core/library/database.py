@@ -20,7 +20,6 @@ import re
 import secrets
 import shutil
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Generator, Iterable, Iterator, Sequence
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ented_desktop.core import paths
+from ented_desktop.core.atomic import atomic_path
 from ented_desktop.core.errors import ImageReadError, ImageWriteError, UserError
 from ented_desktop.core.face.align import align_face
 from ented_desktop.core.face.detect import Face
@@ -945,15 +945,10 @@ class Library:
 
     @staticmethod
     def _copy_atomic(source: Path, dest: Path) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
         try:
-            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-                shutil.copyfileobj(src, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dest)
+            with atomic_path(dest) as tmp:
+                shutil.copyfile(source, tmp)
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise ImageWriteError(f'Cannot copy "{source}" into the library: {exc.strerror}.') from None
 
     def clear_reference(self, person_id: int) -> None:
@@ -1284,7 +1279,7 @@ class Library:
             if not base.is_dir():
                 continue
             for path in base.glob("*/*"):
-                if path.is_file() and (path.name.endswith(".tmp") or self._rel(path) not in known):
+                if path.is_file() and self._rel(path) not in known:  # temporary files are never known
                     path.unlink(missing_ok=True)
                     removed.append(path)
         return removed

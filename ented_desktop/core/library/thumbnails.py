@@ -8,13 +8,13 @@ mode lets libjpeg skip most of the work), so making one costs a fraction of a fu
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ented_desktop.core.atomic import atomic_path
 from ented_desktop.core.errors import ImageReadError
 from ented_desktop.core.imageio import MAX_PIXELS
 from ented_desktop.core.library.importer import READ_FORMATS
@@ -82,14 +82,8 @@ def make_thumbnail(source: str | os.PathLike[str], dest: Path, size: int) -> Pat
     if orientation in _TRANSPOSE:
         im = im.transpose(_TRANSPOSE[orientation])
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            im.save(out, "JPEG", quality=JPEG_QUALITY)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(dest) as tmp:
+        im.save(tmp, "JPEG", quality=JPEG_QUALITY)
     return dest
 
 
