@@ -2,7 +2,7 @@
 
 For each pair (A, B) of people: fine-tune the base model on A's photos (``training.finetune.finetune_person``,
 exactly what ``ented finetune`` runs), then measure the base model and A's personal model on the held-out photo of
-A (the fine-tune's own validation) and on the held-out photo of B, whom the personal model never saw. A gain on A
+A (the fine-tune's own report photo) and on the held-out photo of B, whom the personal model never saw. A gain on A
 that is larger than the gain on B is what a personal model adds beyond further training on faces in general.
 Example (LFW peopleDevTest people, never used to train the shipped model):
 
@@ -23,9 +23,9 @@ from training.finetune import Validation, aligned_faces, finetune_person, person
 
 
 def held_out_validation(person_dir: Path, resolution: int) -> Validation:
-    """The validation ``finetune_person`` would use for this person: last photo held out, first as reference."""
+    """The report validation ``finetune_person`` uses for this person: last photo held out, first as reference."""
     crops, _ = aligned_faces(person_photos(person_dir), resolution)
-    return Validation(crops[-1], crops[0], torch.device("cpu"))
+    return Validation(crops[-1][1], crops[0][1], torch.device("cpu"))
 
 
 def main() -> None:

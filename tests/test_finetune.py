@@ -3,6 +3,7 @@
 import shutil
 
 import pytest
+from PIL import Image
 
 from ented_desktop.cli.main import main
 from ented_desktop.core.errors import UserError
@@ -27,13 +28,28 @@ def test_finetune_writes_a_verified_personal_model_with_figures(person_dir, tiny
     assert result.model_path.name in manifest and result.model_path.with_suffix(".onnx").name in manifest
     generator, info = load_generator(result.model_path)
     ft = info["finetune"]
-    assert ft["held_out"] == "Aaron_Peirsol_0004.jpg" and "Aaron_Peirsol_0004.jpg" in ft["photos"]
+    # Four photos: two train, the third picks the weights, the fourth reports before and after.
+    assert ft["held_out"] == result.held_out == "Aaron_Peirsol_0004.jpg" and ft["picked_on"] == "Aaron_Peirsol_0003.jpg"
+    assert "Aaron_Peirsol_0004.jpg" in ft["photos"]
     assert ft["iterations"] >= 1 and info["iterations"] > ft["iterations"]
     assert result.improved == (result.after["val_psnr"] > result.before["val_psnr"])
     card = result.model_path.with_suffix(".md").read_text()
     assert "Held-out photo" in card and f"{result.before['val_psnr']:.2f}" in card
+    assert "`Aaron_Peirsol_0003.jpg`, also held out, picked" in card and "flattered" not in card
     assert reports and reports[-1]["iteration"] >= 1 and "eta_s" in reports[-1]
     assert any("val" in r for r in reports)
+
+
+def test_with_three_faces_one_photo_chooses_and_reports(person_dir, tiny_model_dir, tmp_path):
+    # The last photo by name has no face: the held-out photo is the last one that has one.
+    Image.new("RGB", (250, 250), (128, 128, 128)).save(person_dir / "Aaron_Peirsol_0009.jpg")
+    photos = person_photos(person_dir)[1:]
+    result = finetune_person(photos, base_model=tiny_model_dir / "tiny.safetensors",
+                             out_dir=tmp_path / "personal", minutes=0.05, val_every=2)
+    ft = load_generator(result.model_path)[1]["finetune"]
+    assert result.held_out == ft["held_out"] == ft["picked_on"] == "Aaron_Peirsol_0004.jpg"
+    assert ft["skipped_photos"] == ["Aaron_Peirsol_0009.jpg: no face found"]
+    assert "flattered" in result.model_path.with_suffix(".md").read_text()
 
 
 @pytest.mark.parametrize("steps_before_cancel", [0, 3])

@@ -1,13 +1,15 @@
 """Fine-tune ENTED on one person's photos (the family use case), on a CPU, in bounded time.
 
 From three or more photos of one person: the largest face of each photo is aligned at the model's resolution;
-the last photo (by name) is held out for validation, the others make training pairs (a degraded photo of the
-person as input, another of their photos as reference, as in training). The objective is the training objective
-without the adversarial term: a discriminator cannot be trained on a handful of photos, and the reconstruction
-terms are what move the held-out figure. Validation restores fixed degradations of the held-out photo with a
-training photo as reference and measures PSNR (Y channel) against it; training stops at the time limit or when
-validation has not improved for ``patience`` checks, and the best weights are kept. The personal model is saved
-with a manifest entry and a model card; ``improved`` says whether it beats the base model on the held-out photo.
+the last photo (by name) is held out for the report, the one before it for choosing weights, the others make
+training pairs (a degraded photo of the person as input, another of their photos as reference, as in training).
+The objective is the training objective without the adversarial term: a discriminator cannot be trained on a
+handful of photos, and the reconstruction terms are what move the held-out figures. A validation restores fixed
+degradations of a held-out photo with a training photo as reference and measures PSNR (Y channel) against it.
+Training stops at the time limit or when the choosing photo has not improved for ``patience`` checks, and the best
+weights on it are kept; the report photo then says, unbiased by that choice, whether the personal model beats the
+base model (``improved``). With only three photos one photo does both jobs, and the card says so. The personal
+model is saved with a manifest entry and a model card.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class FinetuneResult:
     after: dict
     improved: bool
     model_path: Path | None
+    held_out: str
     history: list[dict] = field(default_factory=list)
 
 
@@ -56,8 +59,8 @@ def person_photos(person_dir: Path) -> list[Path]:
     return photos
 
 
-def aligned_faces(photos: list[Path], size: int, detector=None) -> tuple[list[np.ndarray], list[str]]:
-    """The largest face of each photo, aligned at ``size``; and one line per photo that gave none."""
+def aligned_faces(photos: list[Path], size: int, detector=None) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """(file name, largest face aligned at ``size``) of each photo that has a face; and one line per one without."""
     detector = detector or create_detector("auto")
     crops, problems = [], []
     for path in photos:
@@ -70,7 +73,7 @@ def aligned_faces(photos: list[Path], size: int, detector=None) -> tuple[list[np
         if not faces:
             problems.append(f"{path.name}: no face found")
             continue
-        crops.append(align_face(image, faces[0].landmarks, size)[0].astype(np.float32) / 255.0)
+        crops.append((path.name, align_face(image, faces[0].landmarks, size)[0].astype(np.float32) / 255.0))
     return crops, problems
 
 
@@ -125,7 +128,7 @@ def finetune_person(
 
     The personal model (``out_dir/<name>.safetensors``, its ONNX export, their manifest lines and ``<name>.md``) is
     written only when training ran and was not cancelled; ``improved`` tells whether it beats the base model on the
-    held-out photo.
+    report photo (``held_out``).
     """
     base_path = resolve_model(base_model)
     generator, base_info = load_generator(base_path)
@@ -135,18 +138,21 @@ def finetune_person(
         detail = f" ({'; '.join(problems)})" if problems else ""
         raise UserError(f"Fine-tuning needs faces in at least {MIN_PHOTOS} photos; found {len(crops)}{detail}.")
     dev = torch.device(device)
-    train_faces, held_out = crops[:-1], crops[-1]
-    validation = Validation(held_out, train_faces[0], dev, seed)
+    held = 2 if len(crops) > MIN_PHOTOS else 1  # with three photos one held-out photo both chooses and reports
+    (held_out, report_face), (picked_on, choice_face) = crops[-1], crops[-held]
+    train_faces = [face for _, face in crops[:-held]]
+    judge = Validation(report_face, train_faces[0], dev, seed)
+    validation = Validation(choice_face, train_faces[0], dev, seed) if picked_on != held_out else judge
     generator.to(dev)
-    before = validation(generator)
-    best = dict(before)
+    before = judge(generator)
+    best = validation(generator)
     best_state = copy.deepcopy(generator.state_dict())
 
     generator.train().requires_grad_(True)
     perceptual = PerceptualLoss().to(dev)
     optimizer = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.9, 0.99))
     rng = np.random.default_rng(seed)
-    history: list[dict] = [{"iteration": 0, "elapsed": 0.0, **before}]
+    history: list[dict] = [{"iteration": 0, "elapsed": 0.0, **best}]  # figures on the choosing photo
     ranges = LEVELS[training_level(res)]
     start, deadline = time.monotonic(), time.monotonic() + minutes * 60.0
     iteration, stale, stopped_by = 0, 0, "time limit"
@@ -196,16 +202,16 @@ def finetune_person(
             progress_fn(report)
 
     if iteration == 0 or stopped_by == "cancelled":
-        return FinetuneResult(before, before, False, None, history)
+        return FinetuneResult(before, before, False, None, held_out, history)
     generator.load_state_dict(best_state)
     generator.eval().requires_grad_(False)
-    after = validation(generator)
+    after = judge(generator)
     improved = after["val_psnr"] > before["val_psnr"]
     name = name or Path(out_dir).name
     info = {
         "iterations": int(base_info.get("iterations", 0)) + iteration,
         "finetune": {"base_model": base_path.stem, "base_sha_file": base_path.name, "photos": [p.name for p in photos],
-                     "held_out": Path(photos[-1]).name, "iterations": iteration,
+                     "held_out": held_out, "picked_on": picked_on, "iterations": iteration,
                      "minutes": round((time.monotonic() - start) / 60.0, 2), "stopped_by": stopped_by,
                      "before": before, "after": after, "improved": improved, "skipped_photos": problems},
     }
@@ -213,7 +219,7 @@ def finetune_person(
     save_generator(generator, model_path, info)
     export_onnx(generator, model_path.with_suffix(".onnx"), name, info["iterations"])  # for the onnx engine
     write_text_atomic(model_path.with_suffix(".md"), model_card(name, info))
-    return FinetuneResult(before, after, improved, model_path, history)
+    return FinetuneResult(before, after, improved, model_path, held_out, history)
 
 
 def model_card(name: str, info: dict) -> str:
@@ -223,8 +229,10 @@ def model_card(name: str, info: dict) -> str:
         "",
         f"Fine-tuned from `{ft['base_model']}` on {len(ft['photos'])} photos of one person "
         f"({ft['iterations']} iterations, {ft['minutes']} minutes on this computer; stopped by: {ft['stopped_by']}).",
-        f"Held-out photo: `{ft['held_out']}` (not used for training; it also picks which weights are kept, "
-        "so the personal model's figure is slightly flattered).",
+        f"Held-out photo: `{ft['held_out']}` (not used for training); "
+        + (f"`{ft['picked_on']}`, also held out, picked which weights are kept." if ft["picked_on"] != ft["held_out"]
+           else "with only three photos it also picked which weights are kept, so the personal model's figure is "
+                "slightly flattered."),
         "",
         "| held-out validation (PSNR on Y, dB; mean of "
         f"{VALIDATION_DEGRADATIONS} fixed degradations) | base model | personal model |",

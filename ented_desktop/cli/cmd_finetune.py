@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                              device=args.device, progress_fn=progress)
     bar.close()
     b, a = result.before, result.after
-    print(f"held-out photo {photos[-1].name}: degraded input {b['input_psnr']:.2f} dB; "
+    print(f"held-out photo {result.held_out}: degraded input {b['input_psnr']:.2f} dB; "
           f"base model {b['val_psnr']:.2f} dB; personal model {a['val_psnr']:.2f} dB "
           f"({a['val_psnr'] - b['val_psnr']:+.2f} dB)")
     if result.improved:

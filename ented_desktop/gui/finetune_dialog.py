@@ -103,7 +103,8 @@ class FinetuneDialog(QDialog):
         form.addRow("Person:", self.person)
         form.addRow("Time budget:", self.minutes)
         photos_note = QLabel(f"Only photos in which the person is the largest face are used (at least "
-                             f"{FINETUNE_MIN_PHOTOS}); the last of them is held out to check the personal model.")
+                             f"{FINETUNE_MIN_PHOTOS}). The last two are held out: one picks the best weights, "
+                             "the other checks the personal model (with three photos, one does both).")
         photos_note.setWordWrap(True)
         photos_note.setStyleSheet("color: #555")
         form.addRow(photos_note)
@@ -113,7 +114,7 @@ class FinetuneDialog(QDialog):
         self.progress.setValue(0)
         self.status = QLabel(self._idle_text())
         self.status.setWordWrap(True)
-        self.plot = LossPlot(val_label="held-out PSNR, dB")
+        self.plot = LossPlot(val_label="validation PSNR, dB")
         self.results = QTableWidget(1, len(RESULT_COLUMNS))
         self.results.setHorizontalHeaderLabels(RESULT_COLUMNS)
         header = self.results.horizontalHeader()
@@ -238,7 +239,7 @@ class FinetuneDialog(QDialog):
         if loss is not None:
             parts.append(f"loss {loss:.4g}")
         if report.get("val") is not None:
-            parts.append(f"held-out PSNR {report['val']:.2f} dB")
+            parts.append(f"validation PSNR {report['val']:.2f} dB")
         self.status.setText(" · ".join(parts))
 
     def _on_job_finished(self, job_id: int, state: str) -> None:
