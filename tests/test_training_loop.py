@@ -63,6 +63,19 @@ def test_full_objective_runs_with_dictionary_and_writes_a_verified_model(tmp_pat
     assert info["iterations"] == 30 and generator.quantize
 
 
+def test_the_identity_term_needs_its_net_and_is_logged(tmp_path):
+    weights = {"percep": 1.0, "q": 1.0, "att": 15.0, "id": 1.0}
+    with pytest.raises(FileNotFoundError, match="fetch_identity_net.sh"):
+        Trainer(tiny_config(loss_weights=weights, identity_net=str(tmp_path)), torch.device("cpu"))
+    net = Path(__file__).resolve().parents[1] / "data" / "identity_net"
+    if not net.is_dir():
+        pytest.skip("no identity net; run scripts/fetch_identity_net.sh")
+    trainer = Trainer(tiny_config(loss_weights=weights, identity_net=str(net)), torch.device("cpu"))
+    data = SyntheticTriplets()
+    stats = trainer.step({k: torch.stack([data[i][k] for i in range(4)]) for k in ("lq", "ref", "gt")})
+    assert 0 < stats["id"] < 2
+
+
 def test_a_run_continued_under_a_second_configuration_takes_its_learning_rates():
     first = Trainer(tiny_config(), torch.device("cpu"))
     first.step(next(iter(torch.utils.data.DataLoader(SyntheticTriplets(), batch_size=4))))

@@ -40,6 +40,7 @@ class TrainConfig:
     log_every: int = 20
     seed: int = 0
     workers: int = 1
+    identity_net: str = ""                    # folder of the identity loss's net, needed when loss_weights has "id"
     extra: dict = field(default_factory=dict)
 
     def network_config(self) -> ENTEDConfig:

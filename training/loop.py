@@ -35,6 +35,7 @@ from ented_desktop.core.network import Discriminator, ENTEDGenerator
 from ented_desktop.core.weights import save_generator
 
 from .config import TrainConfig
+from .identity_loss import IdentityLoss
 from .losses import (
     PerceptualLoss,
     attention_reconstruction_loss,
@@ -98,6 +99,7 @@ class Trainer:
         self.discriminator = Discriminator(self.net_config).to(device)
         self.g_ema = deepcopy(self.generator).eval().requires_grad_(False)
         self.perceptual = PerceptualLoss(model_dir).to(device)
+        self.identity = IdentityLoss(Path(cfg.identity_net)).to(device) if cfg.loss_weights.get("id", 0) > 0 else None
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_g, betas=cfg.adam_betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=cfg.adam_betas)
         self.iteration = 0
@@ -200,10 +202,12 @@ class Trainer:
             "q": out.vq_loss,
             "att": attention_reconstruction_loss(gt, ref, out.extraction, out.distribution),
         }
+        if self.identity is not None:
+            losses["id"] = self.identity(out.image, gt)
         if adversarial:
             # D is frozen here: call it unwrapped so DDP does not wait for gradients it will never get.
             losses["adv"] = generator_adversarial_loss(self.discriminator(out.image))
-        total = sum(w.get(name, 0.0) * value for name, value in losses.items())  # eq. 12
+        total = sum(w.get(name, 0.0) * value for name, value in losses.items())  # eq. 12 (+ identity term)
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
         self.opt_g.step()
