@@ -142,7 +142,7 @@ def finetune_person(
     (held_out, report_face), (picked_on, choice_face) = crops[-1], crops[-held]
     train_faces = [face for _, face in crops[:-held]]
     judge = Validation(report_face, train_faces[0], dev, seed)
-    validation = Validation(choice_face, train_faces[0], dev, seed) if picked_on != held_out else judge
+    validation = judge if held == 1 else Validation(choice_face, train_faces[0], dev, seed)
     generator.to(dev)
     before = judge(generator)
     best = validation(generator)
