@@ -12,12 +12,13 @@ identity metric is dlib's network, a different one, so the loss does not optimis
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ented_desktop.core.weights import sha256_file
 
 from .tfjs_graph import TFJSGraph
 
@@ -33,7 +34,7 @@ def check_identity_net(folder: Path) -> Path:
         path = Path(folder) / name
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing; run scripts/fetch_identity_net.sh {folder}")
-        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        if sha256_file(path) != digest:
             raise ValueError(f"{path} is not the checked faceres file (SHA-256 differs); fetch it again")
     return Path(folder) / "faceres.json"
 
