@@ -36,7 +36,7 @@ def read_weights(model_json: Path) -> tuple[dict, dict[str, torch.Tensor]]:
         offset = 0
         for entry in group["weights"]:
             quant = entry.get("quantization")
-            if quant and quant.get("dtype") != "float16" or entry["dtype"] not in _DTYPES:
+            if (quant and quant.get("dtype") != "float16") or entry["dtype"] not in _DTYPES:
                 raise ValueError(f"{entry['name']}: unsupported weight type {quant or entry['dtype']}")
             dtype = np.float16 if quant else _DTYPES[entry["dtype"]]
             count = math.prod(entry["shape"])
