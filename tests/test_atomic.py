@@ -1,23 +1,17 @@
 import os
-import stat
 from pathlib import Path
 
 import pytest
 
 from ented_desktop.core.atomic import atomic_path, write_text_atomic
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+from tests.file_modes import has_usual_mode
 
 
 def test_a_new_file_gets_the_usual_permissions(tmp_path: Path) -> None:
     target = tmp_path / "report.json"
     write_text_atomic(target, "{}")
     assert target.read_text() == "{}"
-    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~_umask()
+    assert has_usual_mode(target)
     assert os.listdir(tmp_path) == ["report.json"]
 
 

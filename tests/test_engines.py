@@ -1,8 +1,6 @@
 """Engines and weights: torch and ONNX Runtime agree; damaged, foreign and untrained weights are refused."""
 
-import os
 import shutil
-import stat
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from ented_desktop.core.engines import load_engine
 from ented_desktop.core.errors import ModelError
 from ented_desktop.core.network import ENTEDGenerator
 from ented_desktop.core.weights import MANIFEST, add_to_manifest, load_generator, resolve_model, save_generator
+from tests.file_modes import has_usual_mode
 from tests.tiny_network import TINY
 
 
@@ -79,9 +78,7 @@ def test_saved_weights_round_trip_with_the_usual_permissions(tmp_path):
     assert info["iterations"] == 7
     for name, value in generator.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], value)
-    mask = os.umask(0)
-    os.umask(mask)
-    assert stat.S_IMODE((tmp_path / "m.safetensors").stat().st_mode) == 0o666 & ~mask
+    assert has_usual_mode(tmp_path / "m.safetensors")
 
 
 def test_onnx_engine_needs_an_export(tiny_model_dir, tmp_path):

@@ -1,6 +1,5 @@
 import os
 import shutil
-import stat
 import threading
 from pathlib import Path
 
@@ -16,13 +15,7 @@ from ented_desktop.core.imageio import read_photo
 from ented_desktop.core.library import ImportProgress, JobStateError, Library, UnknownItemError
 from ented_desktop.core.library import database as database_module
 from ented_desktop.core.library.schema import SCHEMA_VERSION
-
-
-def _has_usual_mode(path: Path) -> bool:
-    """The permissions any new file gets (0o666 minus the umask), not a temporary file's 0o600."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+from tests.file_modes import has_usual_mode
 
 
 def jpeg(path: Path, size=(64, 48), date=None, orientation=None, seed=0, color=None) -> Path:
@@ -233,7 +226,7 @@ def test_thumbnails_are_made_lazily_and_upright(lib, tmp_path):
     mtime = path.stat().st_mtime_ns
     assert lib.thumbnail_path(photo_id, 100) == path and path.stat().st_mtime_ns == mtime
     assert not list(path.parent.glob(".*"))  # no temporary file left
-    assert _has_usual_mode(path)
+    assert has_usual_mode(path)
     # A missing original still shows its cached thumbnail, but no new size can be made.
     os.remove(folder / "turned.jpg")
     lib.refresh_missing()
@@ -397,7 +390,7 @@ def test_people_and_reference_faces(lib, drop, tmp_path):
     external = jpeg(tmp_path / "outside" / "ref.jpg")
     copy = lib.set_reference_image(ann, external)
     assert copy.is_relative_to(lib.directory) and copy.read_bytes() == external.read_bytes()
-    assert _has_usual_mode(copy)
+    assert has_usual_mode(copy)
     assert lib.person(ann).reference_image == copy and lib.person(ann).reference_face_id is None
     with pytest.raises(ImageReadError):
         lib.set_reference_image(ann, drop / "notes.txt")
