@@ -41,6 +41,14 @@ def test_conv_is_torch_conv_with_tensorflow_layouts():
     assert out.shape == (2, 5, 5, 5) and torch.allclose(out, expected.permute(0, 2, 3, 1), atol=1e-5)
 
 
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+def test_pointwise_conv_is_torch_conv(padding):
+    x, filt = torch.randn(2, 4, 5, 3), torch.randn(1, 1, 3, 6)
+    out = conv2d_nhwc(x, filt, [1, 1, 1, 1], [1, 1, 1, 1], padding, depthwise=False)
+    expected = F.conv2d(x.permute(0, 3, 1, 2), filt.permute(3, 2, 0, 1)).permute(0, 2, 3, 1)
+    assert out.shape == (2, 4, 5, 6) and torch.allclose(out, expected, atol=1e-5)
+
+
 def _write_graph(folder: Path, op: str = "Relu") -> tuple[Path, np.ndarray, np.ndarray]:
     """x -> Conv2D (3x3, VALID, float16-quantised filter) -> Mul(scale) -> ``op`` -> Mean over H, W."""
     rng = np.random.default_rng(0)
