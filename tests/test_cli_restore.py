@@ -81,8 +81,39 @@ def test_an_input_is_never_overwritten(tmp_path, model_args, capsys):
     Image.open(SAMPLE).save(tmp_path / "p.png")
     before = (tmp_path / "p.png").read_bytes()
     code, summary, err = restore([str(tmp_path / "p.png"), "-o", str(tmp_path), *model_args], capsys)
-    assert code == 1 and "overwrite the input" in err
+    assert code == 1 and "overwrite an input" in err
     assert (tmp_path / "p.png").read_bytes() == before
+
+
+def test_no_output_replaces_another_input_or_a_file_beside_the_inputs(tmp_path, model_args, capsys):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    Image.open(SAMPLE).save(scans / "grandma.png")
+    Image.open(SAMPLE).save(scans / "grandma.tif")  # its output would be scans/grandma.png, another input
+    Image.open(SAMPLE).save(scans / "uncle.bmp")
+    Image.open(SAMPLE).save(scans / "uncle.png")  # not an input, but an original beside one
+    originals = {p.name: p.read_bytes() for p in scans.iterdir()}
+    code, summary, err = restore([str(scans / "grandma.png"), str(scans / "grandma.tif"), str(scans / "uncle.bmp"),
+                                  "-o", str(scans), *model_args], capsys)
+    assert code == 1 and summary["restored"] == 0 and summary["failed"] == 3
+    assert "overwrite an input" in err and "already exists beside the photos" in err
+    assert {p.name: p.read_bytes() for p in scans.iterdir()} == originals
+
+
+def test_folder_walks_skip_hidden_files_and_their_own_outdir(tmp_path, model_args, capsys):
+    album = tmp_path / "album"
+    album.mkdir()
+    shutil.copy(SAMPLE, album / "x.jpg")
+    (album / "._x.jpg").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+    args = [str(album), "-o", str(album / "restored"), *model_args]
+    code, summary, err = restore(args, capsys)
+    assert code == 0, err
+    assert [row["input"] for row in summary["inputs"]] == [str(album / "x.jpg")]
+    first = (album / "restored" / "x.jpg").read_bytes()
+    code, summary, err = restore(args, capsys)  # again: the earlier output is replaced, not restored as an input
+    assert code == 0, err
+    assert summary["restored"] == 1 and not (album / "restored" / "restored").exists()
+    assert (album / "restored" / "x.jpg").read_bytes() == first
 
 
 def _bad_inputs(folder: Path) -> dict[str, Path]:

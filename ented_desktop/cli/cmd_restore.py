@@ -2,7 +2,8 @@
 [--device auto|cpu|cuda] [--model NAME_OR_PATH] [--json]`
 
 Outputs keep the input's stem (inside OUTDIR, mirroring sub-folders of folder inputs), are PNG unless the input
-is JPEG, keep the input's size, EXIF and ICC, and are written atomically. An input is never overwritten. Exit
+is JPEG, keep the input's size, EXIF and ICC, and are written atomically. An input is never overwritten, nor an
+existing file in a folder that holds inputs (outputs of an earlier run in OUTDIR are replaced). Exit
 status 0 when every input was restored, 1 otherwise (one line per failed input on stderr), 2 for usage errors.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -50,16 +52,25 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     p.set_defaults(run=run)
 
 
-def expand_inputs(paths: list[Path]) -> list[tuple[Path, Path]]:
-    """(file, path relative to its output folder) for each input; folders are walked recursively in name order."""
+def expand_inputs(paths: list[Path], outdir: Path) -> list[tuple[Path, Path]]:
+    """(file, path relative to its output folder) for each input; folders are walked recursively in name order,
+    leaving out hidden files and folders (such as macOS's ``._photo.jpg``) and an OUTDIR inside the folder, so a
+    second run does not restore the first one's outputs."""
     from ented_desktop.core.imageio import SUPPORTED_SUFFIXES
 
     found: list[tuple[Path, Path]] = []
     for path in paths:
         if path.is_dir():
+            skip = outdir.resolve()
+            if skip == path.resolve():  # OUTDIR is the folder itself: its photos are the inputs
+                skip = None
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                if file.suffix.lower() in SUPPORTED_SUFFIXES:
-                    found.append((file, file.relative_to(path)))
+                rel = file.relative_to(path)
+                hidden = any(part.startswith(".") for part in rel.parts)
+                if hidden or file.suffix.lower() not in SUPPORTED_SUFFIXES:
+                    continue
+                if skip is None or not file.resolve().is_relative_to(skip):
+                    found.append((file, rel))
         else:
             found.append((path, Path(path.name)))  # a missing file is reported when it is read
     return found
@@ -95,9 +106,13 @@ def plan(args: argparse.Namespace) -> list[Job]:
     entries: list[tuple[Path, Path, Path | None]] = []
     if args.pairs:
         entries += [(inp, Path(inp.name), ref) for inp, ref in read_pairs(args.pairs)]
-    entries += [(f, rel, args.reference) for f, rel in expand_inputs(args.inputs)]
+    entries += [(f, rel, args.reference) for f, rel in expand_inputs(args.inputs, args.outdir)]
     if not entries:
         raise UserError("No input photos: give image files or folders, or --pairs CSV.")
+    existing = [inp for inp, _, _ in entries if inp.is_file()]
+    # By device and inode, so another name for an input (a link, a different case on macOS or FAT) is caught too.
+    input_files = {(st.st_dev, st.st_ino) for st in map(os.stat, existing)}
+    input_folders = {inp.resolve().parent for inp in existing}
     jobs, claimed = [], {}
     for inp, rel, ref in entries:
         out = output_path_for(inp, args.outdir / rel.parent)
@@ -105,8 +120,11 @@ def plan(args: argparse.Namespace) -> list[Job]:
         key = out.resolve()
         if key in claimed:
             job.result = {"error": f"another input ({claimed[key]}) already writes {out}"}
-        elif inp.exists() and key == inp.resolve():
-            job.result = {"error": f"the output {out} would overwrite the input; choose another OUTDIR"}
+        elif out.exists() and (os.stat(out).st_dev, os.stat(out).st_ino) in input_files:
+            job.result = {"error": f"the output {out} would overwrite an input; choose another OUTDIR"}
+        elif out.exists() and key.parent in input_folders:
+            job.result = {"error": f"{out} already exists beside the photos being restored and is not replaced; "
+                                   "choose another OUTDIR"}
         else:
             claimed[key] = inp
         jobs.append(job)
