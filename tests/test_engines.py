@@ -29,6 +29,18 @@ def test_torch_and_onnx_agree(tiny_model_dir):
     assert np.abs(torch_out - onnx_out).max() < 1e-3
 
 
+def test_a_device_out_of_memory_is_a_memory_error(tiny_model_dir, monkeypatch):
+    """As a GPU running out of memory reports it: callers catch MemoryError, not torch's RuntimeError subclass."""
+    engine = load_engine(tiny_model_dir / "tiny.safetensors", "torch", "cpu")
+
+    def exhausted(*args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(engine, "model", exhausted)
+    with pytest.raises(MemoryError, match="cpu ran out of memory"):
+        engine.restore(*_batch())
+
+
 def test_model_found_by_name_in_the_model_directory(tiny_model_dir, monkeypatch):
     monkeypatch.setenv("ENTED_MODEL_DIR", str(tiny_model_dir))
     assert resolve_model("tiny") == tiny_model_dir / "tiny.safetensors"

@@ -37,6 +37,9 @@ class TorchEngine:
     @torch.inference_mode()
     def restore(self, lq: np.ndarray, ref: np.ndarray) -> np.ndarray:
         check_batch(lq, ref, self.resolution)
-        x = torch.from_numpy(to_network(lq)).to(self.torch_device)
-        r = torch.from_numpy(to_network(ref)).to(self.torch_device)
-        return from_network(self.model(x, r).float().cpu().numpy())
+        try:
+            x = torch.from_numpy(to_network(lq)).to(self.torch_device)
+            r = torch.from_numpy(to_network(ref)).to(self.torch_device)
+            return from_network(self.model(x, r).float().cpu().numpy())
+        except torch.OutOfMemoryError as exc:  # a RuntimeError; callers handle running out of memory as MemoryError
+            raise MemoryError(f"{self.device} ran out of memory") from exc
