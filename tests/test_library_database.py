@@ -160,6 +160,24 @@ def test_quick_check_trusts_size_and_mtime(lib, tmp_path):
     assert len(report.unchanged) == 1
 
 
+def test_refresh_photo_notices_an_edit_that_keeps_size_and_mtime(lib, tmp_path):
+    folder = tmp_path / "p"
+    path = jpeg(folder / "x.jpg", seed=5)
+    run(lib.import_paths(lib.create_album("a"), [folder]))
+    photo = lib.photos()[0]
+    lib.set_faces(photo.id, faces_at(0), [None], detector="yuface")
+    assert not lib.refresh_photo(photo.id)
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF  # other pixels, same size and (below) same modification time
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert lib.refresh_photo(photo.id)
+    edited = lib.photo(photo.id)
+    assert edited.content_hash != photo.content_hash and edited.faces_detector is None
+    assert not lib.refresh_photo(photo.id)
+
+
 def test_moved_photos_keep_their_identity(lib, drop):
     album = lib.create_album("a")
     run(lib.import_paths(album, [drop]))

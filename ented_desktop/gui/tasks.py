@@ -247,6 +247,7 @@ def detect_work(library: Library, services: Services, photo_ids: list[int] | Non
         found = 0
         for done, photo_id in enumerate(ids, 1):
             try:
+                library.refresh_photo(photo_id)  # an edited file is indexed again before its faces are found
                 photo = library.photo(photo_id)
                 rgb = read_image_rgb8(photo.path)
                 faces, embeddings = finder.find(rgb)
@@ -271,10 +272,15 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
     """Restore one photo into a new version; returns the version id and one report per face.
 
     Each face gets its person's personal model and reference when they have them (core.restore_plan);
-    ``crops`` keeps the aligned references for the other photos of the batch."""
-    photo = read_photo(library.photo(photo_id).path)
-    pixels = photo.pixels
+    ``crops`` keeps the aligned references for the other photos of the batch. A photo whose file changed
+    since its faces were found raises UserError: the stored face positions belong to the old image."""
+    changed = library.refresh_photo(photo_id)
+    record = library.photo(photo_id)
     stored = library.faces_of_photo(photo_id)
+    if changed or (record.faces_detector is None and stored):
+        raise UserError("this photo changed on disk since its faces were found; find faces again")
+    photo = read_photo(record.path)
+    pixels = photo.pixels
     reports: list[dict[str, Any]] = [{} for _ in stored]
     models_used = []
     for restore_pass in plan_passes(stored, {p.id: p for p in library.people()}):

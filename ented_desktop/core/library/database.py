@@ -538,6 +538,24 @@ class Library:
                 conn.executemany("UPDATE photos SET missing = 1 WHERE id = ?", [(i,) for i in gone])
         return gone
 
+    def refresh_photo(self, photo_id: int) -> bool:
+        """Index the photo again when its file's bytes are no longer those indexed (edited or rotated in
+        another program); returns True when they changed. A changed photo's faces are to be found again,
+        as after a re-import. The whole file is hashed: an edit can keep its size and modification time.
+        A file that cannot be read is left for the caller's read to report."""
+        photo = self.photo(photo_id)
+        try:
+            if hash_file(str(photo.path)) == photo.content_hash:
+                return False
+        except OSError:
+            return False
+        info = index_file(str(photo.path))
+        if isinstance(info, ImportProblem):
+            raise ImageReadError(f'Cannot read the photo "{photo.path}": {info.reason}.')
+        with self._write() as conn:
+            _, outcome = self._store_photo(conn, info)
+        return outcome == "updated"
+
     def refresh_missing(self) -> RefreshReport:
         """Check every photo's file: mark the gone ones missing, unmark those that are back, and look
         for missing ones (same content) among the new files of the imported folders."""

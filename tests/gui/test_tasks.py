@@ -1,0 +1,62 @@
+"""The restore job's work against a real library, with the fake finder and restorer (no window)."""
+
+from collections.abc import Generator
+
+import pytest
+from PIL import Image
+
+from ented_desktop.core.library import Library
+from ented_desktop.core.settings import Settings
+from ented_desktop.gui.tasks import Outcome, Services, detect_work, restore_work
+from ented_desktop.gui.workers import WorkControl
+
+from .fakes import FakeFaceFinder, FakeLoader, fake_prepare_reference, make_photo
+
+
+def run(work) -> Outcome:
+    steps: Generator = work(WorkControl())
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+@pytest.fixture
+def library(tmp_path):
+    lib = Library(tmp_path / "lib")
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def services():
+    settings = Settings()
+    return Services(lambda: settings, face_finder=lambda s: FakeFaceFinder(), restorer_loader=FakeLoader(),
+                    reference_preparer=fake_prepare_reference)
+
+
+def import_photos(library, folder, shades) -> list[int]:
+    folder.mkdir()
+    for i, shade in enumerate(shades):
+        make_photo(folder / f"p{i}.png", shade)
+    for _ in library.import_paths(library.create_album("family"), [folder]):
+        pass
+    return [p.id for p in sorted(library.photos(), key=lambda p: p.path)]
+
+
+def test_a_photo_edited_after_its_faces_were_found_is_not_restored(library, services, tmp_path):
+    ids = import_photos(library, tmp_path / "photos", (200, 100))
+    run(detect_work(library, services, ids))
+    edited = library.photo(ids[0]).path
+    with Image.open(edited) as im:
+        im.rotate(90, expand=True).save(edited)  # rotated in another program: the faces moved
+    outcome = run(restore_work(library, services, ids))
+    assert outcome.text.startswith("Restored 1 of 2 photos.")
+    assert outcome.problems == [("p0.png", "this photo changed on disk since its faces were found; "
+                                           "find faces again")]
+    assert library.versions(ids[0]) == [] and len(library.versions(ids[1])) == 1
+    # finding its faces again indexes the new file, and then it restores
+    run(detect_work(library, services, ids[:1]))
+    assert run(restore_work(library, services, ids[:1])).text == "Restored 1 of 1 photo."
+    assert len(library.versions(ids[0])) == 1
