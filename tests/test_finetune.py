@@ -75,3 +75,16 @@ def test_cli_reports_before_and_after(person_dir, tiny_model_dir, tmp_path, caps
     assert code == 0 and "base model" in out and "personal model" in out
     kept = (tmp_path / "personal" / "Aaron.safetensors").exists()
     assert kept == ("is better" in out)
+
+
+def test_an_existing_personal_model_is_never_replaced(person_dir, tiny_model_dir, tmp_path, capsys):
+    kept = tmp_path / "personal" / "Aaron.safetensors"
+    kept.parent.mkdir()
+    kept.write_bytes(b"the model the family kept")
+    code = main(["finetune", "--person-dir", str(person_dir), "--base", str(tiny_model_dir / "tiny.safetensors"),
+                 "--minutes", "0.1", "--model-dir", str(tmp_path)])
+    assert code == 2 and "already exists" in capsys.readouterr().err
+    assert kept.read_bytes() == b"the model the family kept"
+    with pytest.raises(UserError, match="plain file name"):
+        finetune_person(person_photos(person_dir), base_model=tiny_model_dir / "tiny.safetensors",
+                        out_dir=tmp_path / "personal", name="../Aaron", minutes=0.1)

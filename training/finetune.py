@@ -127,9 +127,15 @@ def finetune_person(
     """Fine-tune the base model on ``photos`` of one person for at most ``minutes``; see the module docstring.
 
     The personal model (``out_dir/<name>.safetensors``, its ONNX export, their manifest lines and ``<name>.md``) is
-    written only when training ran and was not cancelled; ``improved`` tells whether it beats the base model on the
-    report photo (``held_out``).
+    written only when training ran and was not cancelled, and never over an existing model of that name;
+    ``improved`` tells whether it beats the base model on the report photo (``held_out``).
     """
+    name = name or Path(out_dir).name
+    model_path = Path(out_dir) / f"{name}.safetensors"
+    if Path(name).name != name or name.startswith("."):
+        raise UserError(f"A personal model's name must be a plain file name, not {name!r}.")
+    if model_path.exists():  # checked before training: a kept model is never replaced
+        raise UserError(f"A personal model named {name!r} already exists ({model_path}); choose another name.")
     base_path = resolve_model(base_model)
     generator, base_info = load_generator(base_path)
     res = generator.config.resolution
@@ -207,7 +213,6 @@ def finetune_person(
     generator.eval().requires_grad_(False)
     after = judge(generator)
     improved = after["val_psnr"] > before["val_psnr"]
-    name = name or Path(out_dir).name
     info = {
         "iterations": int(base_info.get("iterations", 0)) + iteration,
         "finetune": {"base_model": base_path.stem, "base_sha_file": base_path.name, "photos": [p.name for p in photos],
@@ -215,7 +220,6 @@ def finetune_person(
                      "minutes": round((time.monotonic() - start) / 60.0, 2), "stopped_by": stopped_by,
                      "before": before, "after": after, "improved": improved, "skipped_photos": problems},
     }
-    model_path = Path(out_dir) / f"{name}.safetensors"
     save_generator(generator, model_path, info)
     export_onnx(generator, model_path.with_suffix(".onnx"), name, info["iterations"])  # for the onnx engine
     write_text_atomic(model_path.with_suffix(".md"), model_card(name, info))
