@@ -272,13 +272,18 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
     """Restore one photo into a new version; returns the version id and one report per face.
 
     Each face gets its person's personal model and reference when they have them (core.restore_plan);
-    ``crops`` keeps the aligned references for the other photos of the batch. A photo whose file changed
-    since its faces were found raises UserError: the stored face positions belong to the old image."""
+    ``crops`` keeps the aligned references for the other photos of the batch. Raises UserError, and makes
+    no version, when the photo's file changed since its faces were found (the stored face positions belong
+    to the old image), when it has no face recorded, or when none of its faces could be restored."""
     changed = library.refresh_photo(photo_id)
     record = library.photo(photo_id)
     stored = library.faces_of_photo(photo_id)
     if changed or (record.faces_detector is None and stored):
         raise UserError("this photo changed on disk since its faces were found; find faces again")
+    if record.faces_detector is None:
+        raise UserError("its faces have not been looked for yet; find faces first")
+    if not stored:
+        raise UserError("no face found")
     photo = read_photo(record.path)
     pixels = photo.pixels
     reports: list[dict[str, Any]] = [{} for _ in stored]
@@ -298,10 +303,12 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
         for face_report, index, person in zip(result.faces, restore_pass.faces, restore_pass.people,
                                               strict=True):
             reports[index] = _face_report(index, stored[index].id, person, face_report, restore_pass.model)
+    if not any(r["restored"] for r in reports):
+        raise UserError(f"no face could be restored ({'; '.join(r['reason'] for r in reports)})")
     used_people = sorted({r["person_id"] for r in reports
                           if r.get("reference") == "person" and r["person_id"] is not None})
     version_id = library.add_version(
-        photo_id, pixels, model=" + ".join(models_used) or "ENTED", reference_people=used_people,
+        photo_id, pixels, model=" + ".join(models_used), reference_people=used_people,
         report={"faces": reports}, grayscale=photo.grayscale, exif=photo.exif, icc_profile=photo.icc_profile,
     )
     return version_id, reports

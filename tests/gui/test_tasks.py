@@ -1,6 +1,7 @@
 """The restore job's work against a real library, with the fake finder and restorer (no window)."""
 
 from collections.abc import Generator
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -60,3 +61,33 @@ def test_a_photo_edited_after_its_faces_were_found_is_not_restored(library, serv
     run(detect_work(library, services, ids[:1]))
     assert run(restore_work(library, services, ids[:1])).text == "Restored 1 of 1 photo."
     assert len(library.versions(ids[0])) == 1
+
+
+def test_a_photo_without_faces_gets_no_version_and_is_reported(library, services, tmp_path):
+    ids = import_photos(library, tmp_path / "photos", (200, 100, 150))
+    run(detect_work(library, services, ids[1:]))
+    library.set_faces(ids[2], [], [], detector="fake")  # looked for, none found
+    outcome = run(restore_work(library, services, ids))
+    assert outcome.text.startswith("Restored 1 of 3 photos.") and outcome.value == 1
+    assert outcome.problems == [("p0.png", "its faces have not been looked for yet; find faces first"),
+                                ("p2.png", "no face found")]
+    assert [len(library.versions(i)) for i in ids] == [0, 1, 0]
+
+
+def test_a_photo_whose_faces_could_not_be_restored_gets_no_version(library, services, tmp_path):
+    ids = import_photos(library, tmp_path / "photos", (200,))
+    run(detect_work(library, services, ids))
+    restorer = services.restorer(None)
+    real_restore = restorer.restore
+
+    def too_small(pixels, **kwargs):
+        result = real_restore(pixels, **kwargs)
+        result.faces = [replace(f, restored=False, reason="too small to restore (20 px; needs 32)")
+                        for f in result.faces]
+        return result
+
+    restorer.restore = too_small
+    outcome = run(restore_work(library, services, ids))
+    assert outcome.text == ("Restored 0 of 1 photo. p0.png: no face could be restored "
+                            "(too small to restore (20 px; needs 32))")
+    assert library.versions(ids[0]) == []
