@@ -1,5 +1,7 @@
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -12,7 +14,13 @@ from ented_desktop.core.face.align import template_for
 from ented_desktop.core.face.detect import Face
 from ented_desktop.core.identity import identity_distance
 from ented_desktop.core.imageio import read_photo
-from ented_desktop.core.library import ImportProgress, JobStateError, Library, UnknownItemError
+from ented_desktop.core.library import (
+    ImportProgress,
+    JobStateError,
+    Library,
+    LibraryInUseError,
+    UnknownItemError,
+)
 from ented_desktop.core.library import database as database_module
 from ented_desktop.core.library.schema import SCHEMA_VERSION
 from tests.file_modes import has_usual_mode
@@ -587,6 +595,39 @@ def test_leftovers_after_a_crash_are_removed(lib, drop):
     temp.write_bytes(b"half")
     assert sorted(lib.remove_leftovers()) == sorted([orphan, temp])
     assert kept.exists() and lib.integrity_problems() == []
+
+
+def test_a_library_open_elsewhere_is_refused_until_closed(tmp_path):
+    first = Library(tmp_path / "lib")
+    job = first.add_job("restore", {"photo_ids": [1]})
+    first.set_job_state(job, "running")
+    temp = tmp_path / "lib" / "versions" / "1" / ".v.png.1234.tmp"
+    temp.parent.mkdir(parents=True)
+    temp.write_bytes(b"a version being written")
+    with pytest.raises(LibraryInUseError, match="already open in another ENTED Desktop window"):
+        Library(tmp_path / "lib")
+    assert first.job(job).state == "running" and temp.exists()  # the first one's work is left alone
+    first.set_job_state(job, "done")
+    first.close()
+    with Library(tmp_path / "lib") as again:
+        assert again.job(job).state == "done"
+
+
+def test_the_lock_goes_with_a_killed_process(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from ented_desktop.core.library import Library; "
+         "lib = Library(sys.argv[1]); print('open', flush=True); sys.stdin.read()", str(tmp_path / "lib")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(LibraryInUseError):
+            Library(tmp_path / "lib")
+    finally:
+        holder.kill()  # no close(): the operating system drops the lock
+        holder.communicate()
+    with Library(tmp_path / "lib") as lib:
+        assert lib.integrity_problems() == []
 
 
 def test_a_file_that_is_not_a_library_is_refused(tmp_path):

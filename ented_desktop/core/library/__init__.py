@@ -15,6 +15,7 @@ from ented_desktop.core.library.database import (
     default_library_dir,
 )
 from ented_desktop.core.library.importer import ImportProblem, ImportProgress, ImportReport
+from ented_desktop.core.library.lock import LibraryInUseError
 from ented_desktop.core.library.references import ReferenceCandidate
 from ented_desktop.core.library.schema import JOB_KINDS, JOB_STATES, SCHEMA_VERSION, LibraryVersionError
 
@@ -30,6 +31,7 @@ __all__ = [
     "Job",
     "JobStateError",
     "Library",
+    "LibraryInUseError",
     "LibraryVersionError",
     "Person",
     "PhotoRecord",

@@ -48,6 +48,7 @@ from ented_desktop.core.library.importer import (
     index_file,
     scan,
 )
+from ented_desktop.core.library.lock import LibraryLock
 from ented_desktop.core.library.schema import JOB_KINDS, JOB_STATES, migrate
 from ented_desktop.core.library.thumbnails import ThumbnailCache
 from ented_desktop.core.settings import EXPORT_FORMATS, export_pattern_problem
@@ -209,7 +210,8 @@ class Library:
     """The photo library in ``directory`` (default: ``<user data>/library``), created on first use.
 
     Opening migrates an older database and marks jobs left running by a previous session as
-    ``interrupted``. Share one instance between threads; close it when the application quits.
+    ``interrupted``. Only one open instance per directory at a time, in any process: a second one raises
+    LibraryInUseError. Share one instance between threads; close it when the application quits.
     """
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
@@ -220,6 +222,7 @@ class Library:
             raise UserError(
                 f'Cannot create the photo library folder "{self.directory}": {exc.strerror}.'
             ) from None
+        self._instance_lock = LibraryLock(self.directory)  # before anything touches jobs or files
         self.db_path = self.directory / DB_FILE_NAME
         self.thumbnails = ThumbnailCache(self.directory / "thumbnails")
         self._local = threading.local()
@@ -249,6 +252,7 @@ class Library:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
+            self._instance_lock.release()
 
     def __enter__(self) -> Library:
         return self

@@ -1,0 +1,19 @@
+"""Starting the application: a library already open elsewhere is refused with a message, not a window."""
+
+import pytest
+
+from ented_desktop.core.library import Library, default_library_dir
+from ented_desktop.gui import app as app_module
+
+
+def test_a_second_window_on_an_open_library_says_so_and_exits(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("ENTED_DATA_DIR", str(tmp_path / "data"))
+    shown = []
+    monkeypatch.setattr(app_module.QMessageBox, "critical", lambda parent, title, text: shown.append(text))
+    monkeypatch.setattr(app_module, "MainWindow", lambda *a, **k: pytest.fail("no window on a library in use"))
+    with Library(default_library_dir()) as first:
+        job = first.add_job("restore", {"photo_ids": [1]})
+        first.set_job_state(job, "running")
+        assert app_module.main(["ented-desktop"]) == 2
+        assert first.job(job).state == "running"
+    assert len(shown) == 1 and "is already open in another ENTED Desktop window" in shown[0]
