@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,8 +38,14 @@ def _median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+def peak_rss_mb() -> int | None:
+    """This process's peak resident memory in MB; None on Windows, which has no ``resource`` module."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 1024))  # macOS reports bytes, Linux KiB
 
 
 def sample_face(resolution: int) -> np.ndarray:
@@ -129,8 +135,7 @@ def _bench_photo(weights: Path, args: argparse.Namespace) -> dict:
         out["seconds"] = round(time.perf_counter() - start, 2)
         out.update(megapixels=round(photo.pixels.shape[0] * photo.pixels.shape[1] / 1e6, 1),
                    faces_found=len(result.faces), faces_restored=result.restored_count,
-                   engine=restorer.engine.name, peak_rss_mb=round(peak_rss_mb()),
-                   peak_rss_mb_before=round(rss_before))
+                   engine=restorer.engine.name, peak_rss_mb=peak_rss_mb(), peak_rss_mb_before=rss_before)
     return out
 
 
@@ -143,6 +148,7 @@ def _print_report(r: dict) -> None:
     print(f"  ONNX Runtime is {r['onnx_speedup']:.2f}x torch eager")
     if "photo_24mp" in r:
         p = r["photo_24mp"]
+        memory = ("peak memory not measured on this system" if p["peak_rss_mb"] is None else
+                  f"peak memory {p['peak_rss_mb']} MB (process peak before the photo: {p['peak_rss_mb_before']} MB)")
         print(f"  {p['megapixels']} MP photo, {p['faces_restored']}/{p['faces_found']} faces ({p['engine']}): "
-              f"{p['seconds']:.2f} s end to end, peak memory {p['peak_rss_mb']} MB "
-              f"(process peak before the photo: {p['peak_rss_mb_before']} MB)")
+              f"{p['seconds']:.2f} s end to end, {memory}")
