@@ -557,6 +557,20 @@ def test_jobs_move_through_explicit_states(lib, tmp_path):
         assert [j.id for j in reopened.jobs(kind="detect")] == [b]
 
 
+def test_versions_remember_their_job_until_it_is_forgotten(lib, drop):
+    run(lib.import_paths(lib.create_album("a"), [drop]))
+    photo = lib.photos()[0]
+    job = lib.add_job("restore", {"photo_ids": [photo.id]})
+    lib.add_version(photo.id, np.zeros((4, 4, 3), np.uint8), model="m", job_id=job)
+    assert lib.photos_restored_by_job(job) == {photo.id}
+    lib.set_job_state(job, "running")
+    lib.set_job_state(job, "done")
+    lib.delete_finished_jobs()
+    assert len(lib.versions(photo.id)) == 1
+    assert lib.add_job("restore") == job  # the id is taken again, by a job that restored nothing yet
+    assert lib.photos_restored_by_job(job) == set()
+
+
 def test_threads_share_one_library(lib, tmp_path):
     folders = []
     for t in range(3):

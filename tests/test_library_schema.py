@@ -34,6 +34,7 @@ def test_a_version_1_library_opens_with_the_current_code(tmp_path):
         assert photo.path.as_posix() == "/p/a.jpg" and photo.faces_detector is None
         assert lib.photos_needing_faces() == [7]
         assert lib.versions(7)[0].reference_people == ()
+        assert lib.photos_restored_by_job(1) == set()  # made before versions recorded their job
         assert lib.jobs()[0].state == "interrupted"
         assert lib.people() == [] and lib.faces_of_photo(7) == []
         assert lib.create_person("New") == 1

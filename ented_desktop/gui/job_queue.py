@@ -44,6 +44,7 @@ class Step:
     event: Any = None  # something the window reacts to (a photo got faces, a version was made)
 
 
+# payload (plus "job_id" for a recorded job) -> work
 WorkFactory = Callable[[dict[str, Any]], Callable[[WorkControl], Generator[Step, None, Any]]]
 
 
@@ -164,8 +165,9 @@ class JobQueue(QObject):
             return
 
     def _run(self, entry: JobEntry, lane: str) -> None:
-        work = self.factories[entry.kind](entry.payload)
         job_id = entry.job_id
+        # A recorded job's work also gets its id, to find what an earlier run of the same job did.
+        work = self.factories[entry.kind]({**entry.payload, "job_id": job_id} if entry.recorded else entry.payload)
         gate = _StepGate(self.library if entry.recorded else None, job_id)
 
         def tracked(control: WorkControl) -> Generator[Step, None, Any]:

@@ -268,8 +268,8 @@ def detect_work(library: Library, services: Services, photo_ids: list[int] | Non
 
 # -- restoring ----------------------------------------------------------------------------------------
 def restore_photo(library: Library, photo_id: int, services: Services, aborted: Callable[[], bool],
-                  crops: ReferenceCrops) -> tuple[int, list[dict[str, Any]]]:
-    """Restore one photo into a new version; returns the version id and one report per face.
+                  crops: ReferenceCrops, job_id: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """Restore one photo into a new version (made by job ``job_id``); returns its id and one report per face.
 
     Each face gets its person's personal model and reference when they have them (core.restore_plan);
     ``crops`` keeps the aligned references for the other photos of the batch. Raises UserError, and makes
@@ -310,6 +310,7 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
     version_id = library.add_version(
         photo_id, pixels, model=" + ".join(models_used), reference_people=used_people,
         report={"faces": reports}, grayscale=photo.grayscale, exif=photo.exif, icc_profile=photo.icc_profile,
+        job_id=job_id,
     )
     return version_id, reports
 
@@ -322,18 +323,23 @@ def _face_report(index: int, face_id: int, person: Person | None, outcome: Any,
             "reference": outcome.reference, "reason": outcome.reason, "model": model.name if model else "general"}
 
 
-def restore_work(library: Library, services: Services, photo_ids: list[int]) -> Callable:
+def restore_work(library: Library, services: Services, photo_ids: list[int], job_id: int | None = None) -> Callable:
+    """Restore each photo into a new version. A job run again (after it was interrupted, failed or cancelled)
+    skips the photos its earlier runs restored: no second version, no second long wait."""
+
     def work(control: WorkControl) -> Generator[Step, None, Outcome]:
         problems: list[tuple[str, str]] = []
         made = 0
+        restored_before = library.photos_restored_by_job(job_id) if job_id is not None else set()
+        todo = [i for i in photo_ids if i not in restored_before]
         yield Step(0.0, "Loading the model…")
         services.restorer(None)  # a missing model fails the job here with the core's message
         crops = ReferenceCrops(library, services.reference_preparer())
-        for done, photo_id in enumerate(photo_ids, 1):
+        for done, photo_id in enumerate(todo, 1):
             name = str(photo_id)
             try:
                 name = library.photo(photo_id).path.name
-                version_id, _ = restore_photo(library, photo_id, services, control.should_stop, crops)
+                version_id, _ = restore_photo(library, photo_id, services, control.should_stop, crops, job_id)
             except UserError as exc:
                 if isinstance(exc, ModelError):
                     raise  # the model is the problem, not this photo: stop with its message
@@ -341,8 +347,10 @@ def restore_work(library: Library, services: Services, photo_ids: list[int]) -> 
                 continue
             control.checkpoint()  # a stop asked for during that photo: do not start the next
             made += 1
-            yield Step(done / len(photo_ids), f"Restored {name}", event=VersionMade(photo_id, version_id))
-        text = f"Restored {made} of {count(len(photo_ids), 'photo')}."
+            yield Step(done / len(todo), f"Restored {name}", event=VersionMade(photo_id, version_id))
+        text = f"Restored {made} of {count(len(todo), 'photo')}."
+        if len(todo) < len(photo_ids):
+            text += f" Skipped {count(len(photo_ids) - len(todo), 'photo')} this job had already restored."
         if problems:
             text += " " + "; ".join(f"{n}: {reason}" for n, reason in problems[:3])
         return Outcome(text, made, problems)
@@ -457,7 +465,7 @@ def factories(library: Library, services: Services) -> dict[str, WorkFactory]:
     return {
         "import": lambda p: import_work(library, int(p["album_id"]), list(p["paths"])),
         "detect": lambda p: detect_work(library, services, p.get("photo_ids")),
-        "restore": lambda p: restore_work(library, services, list(p["photo_ids"])),
+        "restore": lambda p: restore_work(library, services, list(p["photo_ids"]), p.get("job_id")),
         "finetune": lambda p: finetune_work(library, services, int(p["person_id"]), float(p["minutes"])),
         "export": lambda p: export_work(library, list(p["version_ids"]), p["dest"], p["format"],
                                         int(p["quality"]), p["pattern"]),

@@ -8,7 +8,8 @@ from PIL import Image
 
 from ented_desktop.core.library import Library
 from ented_desktop.core.settings import Settings
-from ented_desktop.gui.tasks import Outcome, Services, detect_work, restore_work
+from ented_desktop.gui.job_queue import JobQueue
+from ented_desktop.gui.tasks import Outcome, Services, detect_work, factories, restore_work
 from ented_desktop.gui.workers import WorkControl
 
 from .fakes import FakeFaceFinder, FakeLoader, fake_prepare_reference, make_photo
@@ -91,3 +92,26 @@ def test_a_photo_whose_faces_could_not_be_restored_gets_no_version(library, serv
     assert outcome.text == ("Restored 0 of 1 photo. p0.png: no face could be restored "
                             "(too small to restore (20 px; needs 32))")
     assert library.versions(ids[0]) == []
+
+
+def test_a_restore_job_run_again_skips_the_photos_it_already_restored(qtbot, services, tmp_path):
+    library = Library(tmp_path / "lib")
+    ids = import_photos(library, tmp_path / "photos", (200, 100, 150))
+    run(detect_work(library, services, ids))
+    job = library.add_job("restore", {"photo_ids": ids, "title": "Restore family"})
+    library.set_job_state(job, "running")
+    run(restore_work(library, services, ids[:2], job))  # the first run got this far...
+    library.close()  # ...when the program was killed
+
+    library = Library(tmp_path / "lib")
+    queue = JobQueue(library, factories(library, services))
+    assert queue.load_previous()[0].state == "interrupted"
+    queue.retry(job)
+    qtbot.waitUntil(lambda: queue.entries[job].state == "done", timeout=5000)
+    assert queue.entries[job].text == "Restored 1 of 1 photo. Skipped 2 photos this job had already restored."
+    assert [len(library.versions(i)) for i in ids] == [1, 1, 1]
+    another = queue.submit("restore", {"photo_ids": ids[:1]})  # a new job restores again, as asked
+    qtbot.waitUntil(lambda: queue.entries[another].state == "done", timeout=5000)
+    assert len(library.versions(ids[0])) == 2
+    queue.stop_all()
+    library.close()

@@ -1076,10 +1076,11 @@ class Library:
         grayscale: bool = False,
         exif: bytes | None = None,
         icc_profile: bytes | None = None,
+        job_id: int | None = None,
     ) -> int:
         """Store a restored result of a photo as a new PNG version (uint8 or uint16 RGB pixels) with the
-        model name, the people whose references were used and the per-face report. The file is
-        written completely before its row is committed."""
+        model name, the people whose references were used, the per-face report and the job that made it.
+        The file is written completely before its row is committed."""
         photo = self.photo(photo_id)
         people = []
         for pid in reference_people:
@@ -1093,14 +1094,19 @@ class Library:
         try:
             with self._write() as conn:
                 cursor = conn.execute(
-                    "INSERT INTO versions (photo_id, file, model, created, report, reference_people) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (photo_id, self._rel(dest), model, _now(), report_text, json.dumps(people)),
+                    "INSERT INTO versions (photo_id, file, model, created, report, reference_people, job_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (photo_id, self._rel(dest), model, _now(), report_text, json.dumps(people), job_id),
                 )
         except BaseException:
             dest.unlink(missing_ok=True)
             raise
         return int(cursor.lastrowid)
+
+    def photos_restored_by_job(self, job_id: int) -> set[int]:
+        """The photos that have a version made by the job (by any of its runs)."""
+        rows = self._conn().execute("SELECT DISTINCT photo_id FROM versions WHERE job_id = ?", (job_id,))
+        return {r["photo_id"] for r in rows}
 
     def delete_version(self, version_id: int) -> None:
         with self._write() as conn:

@@ -122,8 +122,14 @@ _V2 = (
     "ALTER TABLE versions ADD COLUMN reference_people TEXT NOT NULL DEFAULT '[]'",
 )
 
+# Version 3: the job that made a version, so a restore job run again skips the photos it already restored.
+_V3 = (
+    "ALTER TABLE versions ADD COLUMN job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL",
+    "CREATE INDEX versions_job ON versions(job_id)",
+)
+
 # MIGRATIONS[n] takes a version-n database to version n + 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
