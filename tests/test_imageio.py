@@ -357,6 +357,19 @@ def test_16bit_rgba_png_is_composited_on_white(tmp_path: Path) -> None:
     np.testing.assert_array_equal(photo.pixels[1, 0], (32767, 32767, 32767))
 
 
+def test_16bit_gray_alpha_png_stays_gray(tmp_path: Path) -> None:
+    gray = np.array([[0, 1000, 65535]], ">u2")
+    alpha = np.array([[65535, 0, 65535]], ">u2")  # the middle pixel is transparent -> white
+    rows = b"\x00" + np.dstack([gray, alpha]).tobytes()  # filter type 0, then G A G A ... big-endian
+    header = struct.pack(">IIBBBBB", 3, 1, 16, 4, 0, 0, 0)  # colour type 4: gray + alpha
+    chunks = [imageio._png_chunk(b"IHDR", header), imageio._png_chunk(b"IDAT", zlib.compress(rows)),
+              imageio._png_chunk(b"IEND", b"")]
+    (tmp_path / "ga.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"".join(chunks))
+    photo = read_photo(tmp_path / "ga.png")  # Pillow itself calls this mode RGBA
+    assert photo.grayscale and photo.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(photo.pixels[0], [[0, 0, 0], [65535] * 3, [65535] * 3])
+
+
 def test_palette_png(tmp_path: Path) -> None:
     image = Image.new("P", (3, 1))
     image.putpalette([10, 20, 30, 200, 100, 0, 7, 8, 9] + [0] * 759)

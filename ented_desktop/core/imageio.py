@@ -250,13 +250,18 @@ def _unidentified_reason(head: bytes) -> str:
     return "it is not a JPEG, PNG, TIFF, WebP or BMP image"
 
 
-def _has_16bit_colour(im: Image.Image) -> bool:
-    """True for 16-bit RGB, RGBA or gray+alpha, which Pillow would silently reduce to 8 bits."""
-    if im.mode.startswith("I") or not im.tile:
-        return False
+def _stored_mode(im: Image.Image) -> str:
+    """How the file stores its pixels, before ``load()`` (Pillow opens 16-bit gray+alpha as RGBA, for one)."""
+    if not im.tile:
+        return ""
     args = im.tile[0][3]
     rawmode = args[0] if isinstance(args, tuple) and args else args
-    return isinstance(rawmode, str) and ";16" in rawmode
+    return rawmode if isinstance(rawmode, str) else ""
+
+
+def _has_16bit_colour(im: Image.Image) -> bool:
+    """True for 16-bit RGB, RGBA or gray+alpha, which Pillow would silently reduce to 8 bits."""
+    return not im.mode.startswith("I") and ";16" in _stored_mode(im)
 
 
 def _decode_16bit_colour(data: bytes) -> np.ndarray:
@@ -364,6 +369,7 @@ def _read_open_file(f: io.BufferedReader, path: Path, max_pixels: int) -> Photo:
         raise _read_error(path, "the file is damaged") from None
     with im:
         width, height = im.size
+        grayscale = im.mode in _GRAY_MODES or _stored_mode(im).startswith("LA;16")
         if width * height > max_pixels:
             raise _read_error(path, f"at {width} x {height} pixels {too_large}")
         try:
@@ -383,7 +389,7 @@ def _read_open_file(f: io.BufferedReader, path: Path, max_pixels: int) -> Photo:
         icc = None if im.mode == "CMYK" else im.info.get("icc_profile") or None
         return Photo(
             pixels=np.ascontiguousarray(_apply_orientation(pixels, orientation)),
-            grayscale=im.mode in _GRAY_MODES,
+            grayscale=grayscale,
             format="JPEG" if im.format == "MPO" else str(im.format),
             exif=exif,
             icc_profile=icc,
