@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from ented_desktop.core.face.align import align_face, invert_affine, template_for
-from ented_desktop.core.face.blend import detail_blend, feather_mask, paste_face
+from ented_desktop.core.face.blend import detail_blend, feather_mask, paste_face, territory_mask
 
 
 def smooth_photo(height: int, width: int, dtype=np.uint8, seed: int = 0) -> np.ndarray:
@@ -55,6 +55,22 @@ def test_feather_mask_default_border_is_smooth():
 def test_feather_mask_rejects_bad_borders(border: float):
     with pytest.raises(ValueError):
         feather_mask(64, border)
+
+
+def test_territory_mask_by_hand():
+    identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    centers = np.array([[2.0, 5.0], [8.0, 5.0]])
+    # Along y = 5, at x: distances |x - 2| / 10 and |x - 8| / 10; weight (d1 - d0) / 0.1 + 0.5, clipped.
+    row = territory_mask(11, identity, centers, np.array([10.0, 10.0]), own=0)[5]
+    np.testing.assert_allclose(row[3:8], [1.0, 1.0, 0.5, 0.0, 0.0])
+    # A face twice the size owns twice the distance: at x = 4, 0.2 = 4 / 20, the middle.
+    row = territory_mask(11, identity, centers, np.array([10.0, 20.0]), own=0)[5]
+    np.testing.assert_allclose(row[3:6], [1.0, 0.5, 0.0], atol=1e-6)
+    # The mask lives in crop space: in a crop at twice the photo's scale the midpoint, photo x = 5, is crop x = 10.
+    zoom = np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
+    row = territory_mask(21, zoom, centers, np.array([10.0, 10.0]), own=1)[10]
+    assert row[10] == 0.5 and row[8] == 0.0 and row[12] == 1.0
+    assert np.array_equal(territory_mask(4, identity, centers[:1], np.array([10.0]), own=0), np.ones((4, 4)))
 
 
 def test_paste_of_an_unchanged_crop_restores_the_photo_and_touches_only_the_box():

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ented_desktop.core.face.detect import create_detector
+from ented_desktop.core.face.detect import Face, create_detector
 from ented_desktop.core.imageio import read_image_rgb8
 from ented_desktop.core.pipeline import MIN_FACE, Restorer
 
@@ -86,6 +86,40 @@ def test_small_faces_are_left_alone_with_a_reason(portrait, detector):
     assert all(f.size < MIN_FACE for f in faces)
     assert result.restored_count == 0 and "too small" in result.faces[0].reason
     assert np.array_equal(result.pixels, canvas)
+
+
+class StripesPerFace:
+    """Restores the k-th face of a batch to grey stripes, vertical for k = 0 and horizontal for k = 1 (fine detail,
+    so that even the large-face blend takes them), so that each paste can be told apart."""
+
+    name, device, model_name, resolution = "fake", "cpu", "fake", 128
+
+    def restore(self, lq, ref):
+        ys, xs = np.mgrid[0:128, 0:128]
+        stripes = [0.5 + 0.4 * (-1.0) ** (index // 2) for index in (xs, ys)]
+        return np.stack([np.repeat(stripes[k][..., None], 3, axis=2) for k in range(len(lq))]).astype(np.float32)
+
+
+@pytest.mark.parametrize("scale", [0.5, 4.0])  # faces smaller than the model, and larger (the detail blend)
+def test_neighbouring_faces_do_not_paint_over_each_other(portrait, detector, scale):
+    photo = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    (face,) = detector.detect(photo)
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    pad = (x1 - x0) * 15 // 100
+    tile = photo[:, x0 - pad : x1 + pad]  # two heads side by side, 0.3 face widths apart: their crops overlap
+    canvas = np.ascontiguousarray(np.hstack([tile, tile]))
+    left = Face((pad, y0, pad + x1 - x0, y1), face.landmarks - np.float32([x0 - pad, 0]), face.score)
+    right = Face((tile.shape[1] + pad, y0, tile.shape[1] + pad + x1 - x0, y1),
+                 left.landmarks + np.float32([tile.shape[1], 0]), face.score)
+    assert (left.size < 128) == (scale < 1)
+    restorer = Restorer(StripesPerFace(), detector)
+    both = restorer.restore(canvas, faces=[left, right]).pixels
+    alone = restorer.restore(canvas, faces=[left]).pixels
+    for box in (left.box, right.box):
+        bx0, bx1 = int(box[0]), int(box[2])
+        assert np.abs(both[y0:y1, bx0:bx1].astype(int) - canvas[y0:y1, bx0:bx1]).mean() > 3  # restored
+    lx0, lx1 = int(left.box[0]), int(left.box[2])
+    assert np.array_equal(both[y0:y1, lx0:lx1], alone[y0:y1, lx0:lx1])  # the right face's paste left it alone
 
 
 def test_a_sharp_large_face_is_not_degraded(portrait, detector):

@@ -11,6 +11,9 @@ Rules the user can rely on:
   size and only the detail the original lacks is added (:func:`detail_blend`); the original's low frequencies,
   and any detail it already has, are kept.
 - Grayscale photos stay grayscale: restored faces are converted to luma before they are pasted.
+- Faces close together never paint over each other: each paste is limited to the pixels nearer to its face
+  than to any other detected face (:func:`territory_mask`), so a neighbour keeps its own restoration, and a face
+  left alone stays as it was.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 from .engines import RestorationEngine
 from .errors import UserError
 from .face.align import align_face
-from .face.blend import detail_blend, paste_face
+from .face.blend import detail_blend, feather_mask, paste_face, territory_mask
 from .face.detect import Face, FaceDetector
 from .imageio import to_float01
 
@@ -155,22 +158,36 @@ class Restorer:
             for (i, _, _, matrix), face_out in zip(chunk, restored, strict=True):
                 if grayscale:
                     face_out = to_gray_rgb(face_out)
-                out = self._paste(out, pixels, faces[i], face_out, matrix)
+                out = self._paste(out, pixels, faces, i, face_out, matrix)
                 done += 1
                 if progress is not None:
                     progress(done, len(todo))
         return PhotoResult(out.copy() if out is pixels else out, reports)
 
     def _paste(
-        self, canvas: np.ndarray, original: np.ndarray, face: Face, restored: np.ndarray, matrix: np.ndarray
+        self,
+        canvas: np.ndarray,
+        original: np.ndarray,
+        faces: Sequence[Face],
+        i: int,
+        restored: np.ndarray,
+        matrix: np.ndarray,
     ) -> np.ndarray:
+        """Paste face ``i`` of ``faces``, its weight feathered and limited to the part nearest to it."""
+        centers = np.array([face.landmarks.mean(axis=0) for face in faces], np.float64)
+        scales = np.array([face.size for face in faces], np.float64)
+
+        def mask(n: int, m: np.ndarray) -> np.ndarray:
+            return feather_mask(n) * territory_mask(n, m, centers, scales, i)
+
+        face = faces[i]
         size = int(round(face.size))
         if size <= self.resolution:
-            return paste_face(canvas, restored, matrix)
+            return paste_face(canvas, restored, matrix, mask(self.resolution, matrix))
         # Larger than the model: add only the detail the original lacks, at the face's own size.
         big_orig, big_matrix = align_face(original, face.landmarks, size)
         big = detail_blend(to_float01(big_orig), resize_square(restored, size), sigma=size / self.resolution)
-        return paste_face(canvas, big, big_matrix)
+        return paste_face(canvas, big, big_matrix, mask(size, big_matrix))
 
     def restore_aligned(self, crop: np.ndarray, reference: np.ndarray | None, grayscale: bool = False) -> np.ndarray:
         """Restore an already aligned face crop (FFHQ template, any square size): the whole image is the face.

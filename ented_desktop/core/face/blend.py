@@ -29,6 +29,33 @@ def feather_mask(size: int, border: float = 0.1) -> np.ndarray:
     return np.outer(ramp, ramp).astype(np.float32)
 
 
+def territory_mask(
+    size: int, matrix: np.ndarray, centers: np.ndarray, scales: np.ndarray, own: int, band: float = 0.1
+) -> np.ndarray:
+    """The ``size x size`` weight, in crop space, of the part of the photo that belongs to face ``own``.
+
+    ``centers`` (N x 2) and ``scales`` (N) are the faces' centres and sizes in photo pixels; ``matrix`` maps
+    photo -> crop. A pixel's distance to a face is measured in that face's size; the weight is 1 where the pixel
+    is nearer to ``own`` than to any other face by at least ``band / 2``, 0 where it is that much nearer to
+    another, and linear in between. A face's crop shows its neighbours' edges too, so without this a paste
+    would cover a neighbour's restoration with its own rendering of that neighbour.
+    """
+    if len(centers) != len(scales) or not 0 <= own < len(centers):
+        raise ValueError(f"face {own} of {len(centers)} centres and {len(scales)} sizes")
+    if len(centers) == 1:
+        return np.ones((size, size), np.float32)
+    inverse = invert_affine(matrix).astype(np.float32)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    px = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
+    py = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+
+    def distance(k: int) -> np.ndarray:
+        return np.hypot(px - np.float32(centers[k][0]), py - np.float32(centers[k][1])) / np.float32(scales[k])
+
+    nearest_other = np.min([distance(k) for k in range(len(centers)) if k != own], axis=0)
+    return np.clip((nearest_other - distance(own)) / band + 0.5, 0.0, 1.0).astype(np.float32)
+
+
 def paste_face(
     image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, mask: np.ndarray | None = None
 ) -> np.ndarray:
