@@ -1,3 +1,4 @@
+import functools
 import os
 import shutil
 import subprocess
@@ -286,7 +287,9 @@ def test_thumbnails_of_unusual_modes(lib, tmp_path, kind):
             assert im.getpixel((59, 39))[0] > 240
 
 
+@functools.cache
 def icc_profile() -> bytes:
+    """One profile per session: a new one carries the second it was made, and two would differ."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
