@@ -52,6 +52,6 @@ def tiny_model_dir(tmp_path_factory) -> Path:
         if trainer.dictionary_due():
             trainer.reestimate_dictionary(torch.stack([data[100 + j]["gt"] for j in range(16)]))
         trainer.step({k: torch.stack([data[4 * i + j][k] for j in range(4)]) for k in ("lq", "ref", "gt")})
-    save_generator(trainer.g_ema, directory / "tiny.safetensors", {"iterations": trainer.iteration})
-    export_onnx(trainer.g_ema, directory / "tiny.onnx", "tiny", trainer.iteration)
+    digest = save_generator(trainer.g_ema, directory / "tiny.safetensors", {"iterations": trainer.iteration})
+    export_onnx(trainer.g_ema, directory / "tiny.onnx", "tiny", trainer.iteration, digest)
     return directory

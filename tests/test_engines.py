@@ -106,3 +106,54 @@ def test_export_onnx_creates_the_output_folder(tiny_model_dir, tmp_path):
     out = tmp_path / "new" / "folder" / "tiny.onnx"
     assert main(["export-onnx", "--model", str(tiny_model_dir / "tiny.safetensors"), "-o", str(out)]) == 0
     assert out.stat().st_size > 0
+
+
+def test_export_onnx_writes_only_onnx_files(tiny_model_dir, tmp_path, capsys):
+    from ented_desktop.cli.main import main
+
+    weights = tmp_path / "tiny.safetensors"
+    shutil.copy(tiny_model_dir / "tiny.safetensors", weights)
+    add_to_manifest(weights)
+    before = weights.read_bytes()
+    assert main(["export-onnx", "--model", str(weights), "-o", str(weights)]) == 2
+    assert "must be a .onnx file" in capsys.readouterr().err and weights.read_bytes() == before
+
+
+def test_an_export_left_from_replaced_weights_is_refused(tiny_model_dir, tmp_path):
+    from ented_desktop.cli.main import main
+
+    weights = tmp_path / "tiny.safetensors"
+    shutil.copy(tiny_model_dir / "tiny.safetensors", weights)
+    add_to_manifest(weights)
+    assert main(["export-onnx", "--model", str(weights)]) == 0
+    assert load_engine(weights, "onnx", "cpu").resolution == TINY.resolution
+    generator, info = load_generator(weights)
+    with torch.no_grad():
+        next(generator.parameters()).add_(1.0)
+    save_generator(generator, weights, info)  # as `ented train --snapshot` over an older snapshot
+    with pytest.raises(ModelError, match="not exported from the weights beside it"):
+        load_engine(weights, "onnx", "cpu")
+
+
+def test_weights_that_are_not_numbers_are_refused(tiny_model_dir, tmp_path):
+    generator, info = load_generator(tiny_model_dir / "tiny.safetensors")
+    with torch.no_grad():
+        next(generator.parameters()).fill_(float("nan"))  # a diverged run
+    save_generator(generator, tmp_path / "nan.safetensors", info)
+    with pytest.raises(ModelError, match="not numbers"):
+        load_engine(tmp_path / "nan.safetensors", "torch", "cpu")
+
+
+def test_a_damaged_manifest_is_a_model_error(tiny_model_dir, tmp_path):
+    shutil.copy(tiny_model_dir / "tiny.safetensors", tmp_path / "tiny.safetensors")
+    (tmp_path / MANIFEST).write_text("0123abcd\n")
+    with pytest.raises(ModelError, match="line 1"):
+        load_generator(tmp_path / "tiny.safetensors")
+    (tmp_path / MANIFEST).write_text("x  tiny.safetensors\n", encoding="utf-16")
+    with pytest.raises(ModelError, match="cannot be read"):
+        load_generator(tmp_path / "tiny.safetensors")
+
+
+def test_a_bare_file_name_is_looked_for_in_the_model_directories(tiny_model_dir, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no such file here
+    assert resolve_model("tiny.safetensors", tiny_model_dir) == tiny_model_dir / "tiny.safetensors"

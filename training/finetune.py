@@ -220,8 +220,8 @@ def finetune_person(
                      "minutes": round((time.monotonic() - start) / 60.0, 2), "stopped_by": stopped_by,
                      "before": before, "after": after, "improved": improved, "skipped_photos": problems},
     }
-    save_generator(generator, model_path, info)
-    export_onnx(generator, model_path.with_suffix(".onnx"), name, info["iterations"])  # for the onnx engine
+    digest = save_generator(generator, model_path, info)
+    export_onnx(generator, model_path.with_suffix(".onnx"), name, info["iterations"], digest)  # for the onnx engine
     write_text_atomic(model_path.with_suffix(".md"), model_card(name, info))
     return FinetuneResult(before, after, improved, model_path, held_out, history)
 

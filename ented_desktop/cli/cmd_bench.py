@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from ented_desktop.core.engines import load_engine
     from ented_desktop.core.engines.onnx_engine import OnnxEngine
     from ented_desktop.core.engines.onnx_export import export_onnx
-    from ented_desktop.core.weights import load_generator, resolve_model
+    from ented_desktop.core.weights import load_generator, resolve_model, sha256_file
 
     weights = resolve_model(args.model, args.model_dir)
     torch_engine = load_engine(weights, "torch", args.device)
@@ -94,13 +94,14 @@ def run(args: argparse.Namespace) -> int:
     one = face[None]
     batch = np.repeat(one, args.batch, axis=0)
 
-    onnx_path = weights.with_suffix(".onnx")
     with tempfile.TemporaryDirectory() as tmp:
-        if not onnx_path.is_file():  # measure an export made for the occasion
+        if weights.with_suffix(".onnx").is_file():
+            onnx_engine = load_engine(weights, "onnx", args.device)
+        else:  # measure an export made for the occasion
             generator, info = load_generator(weights)
             onnx_path = Path(tmp) / f"{weights.stem}.onnx"
-            export_onnx(generator, onnx_path, weights.stem, int(info.get("iterations", 0)))
-        onnx_engine = OnnxEngine(onnx_path, args.device)
+            export_onnx(generator, onnx_path, weights.stem, int(info.get("iterations", 0)), sha256_file(weights))
+            onnx_engine = OnnxEngine(onnx_path, args.device)
         report: dict = {"model": weights.stem, "resolution": res, "device": torch_engine.device}
         for engine in (torch_engine, onnx_engine):
             per_face = _median_seconds(lambda e=engine: e.restore(one, one), args.repeats)

@@ -17,13 +17,19 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from ented_desktop.core.engines import require_trained
     from ented_desktop.core.engines.onnx_export import export_onnx
-    from ented_desktop.core.weights import load_generator, resolve_model
+    from ented_desktop.core.errors import UserError
+    from ented_desktop.core.weights import load_generator, resolve_model, sha256_file
 
     weights = resolve_model(args.model, args.model_dir)
+    out = args.output or weights.with_suffix(".onnx")
+    if out.suffix.lower() != ".onnx":  # so a mistyped -o never replaces weights or a photo
+        raise UserError(f"The output must be a .onnx file, not {out}.")
     generator, info = load_generator(weights)
     require_trained(info, weights)
-    out = args.output or weights.with_suffix(".onnx")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    digest = export_onnx(generator, out, weights.stem, int(info["iterations"]))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        digest = export_onnx(generator, out, weights.stem, int(info["iterations"]), sha256_file(weights))
+    except PermissionError as exc:
+        raise UserError(f"Cannot write {out} ({exc.strerror}); choose another place with -o.") from exc
     print(f"{out}  sha256 {digest}")
     return 0

@@ -39,11 +39,17 @@ def read_manifest(directory: Path) -> dict[str, str]:
     path = Path(directory) / MANIFEST
     if not path.is_file():
         return {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path} cannot be read ({exc}); reinstall the models or re-export them.") from exc
     entries = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(lines, 1):
         if line.strip() and not line.startswith("#"):
-            digest, name = line.split(maxsplit=1)
-            entries[name.lstrip("*")] = digest.lower()
+            fields = line.split(maxsplit=1)
+            if len(fields) != 2:
+                raise ModelError(f"{path}, line {number}, is not a 'sha256  file name' line.")
+            entries[fields[1].lstrip("*")] = fields[0].lower()
     return entries
 
 
@@ -123,6 +129,9 @@ def load_generator(path: Path, *, verify: bool = True) -> tuple[ENTEDGenerator, 
         missing = sorted(set(expected_shapes) - set(got_shapes))[:3]
         wrong = sorted(k for k in set(expected_shapes) & set(got_shapes) if expected_shapes[k] != got_shapes[k])[:3]
         raise ModelError(f"{path.name} does not match its configuration (missing {missing}, wrong shape {wrong}).")
+    broken = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if broken:  # a diverged run: such a network turns every face black, and nothing else would notice
+        raise ModelError(f"{path.name} holds weights that are not numbers ({len(broken)} tensors, first {broken[0]}).")
     generator.load_state_dict(state)
     generator.eval().requires_grad_(False)
     return generator, json.loads(metadata.get("info", "{}"))
@@ -140,10 +149,11 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None, model_dir_overrid
     """A model name (looked up in the model directories) or a path -> the weights file."""
     name = str(name_or_path) if name_or_path else DEFAULT_MODEL
     candidate = Path(name)
-    if candidate.suffix == SUFFIX or candidate.parent != Path("."):
+    if candidate.parent != Path(".") or (candidate.suffix == SUFFIX and candidate.is_file()):
         if not candidate.is_file():
             raise ModelError(f"Model file {candidate} does not exist.")
         return candidate
+    name = name.removesuffix(SUFFIX)  # a bare file name: looked for in the model directories too
     for directory in model_search_dirs(model_dir_override):
         path = directory / f"{name}{SUFFIX}"
         if path.is_file():

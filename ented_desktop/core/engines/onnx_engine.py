@@ -14,7 +14,10 @@ from .base import check_batch, from_network, to_network
 class OnnxEngine:
     name = "onnx"
 
-    def __init__(self, path: Path, device: str = "auto", verify: bool = True) -> None:
+    def __init__(
+        self, path: Path, device: str = "auto", verify: bool = True, weights_sha256: str | None = None
+    ) -> None:
+        """With ``weights_sha256``, the export must have been made from the weights file of that digest."""
         import onnxruntime as ort
 
         path = Path(path)
@@ -37,6 +40,10 @@ class OnnxEngine:
             raise ModelError(f"{path.name} is not an ENTED ONNX export (no resolution in its metadata).")
         if int(meta.get("iterations", 0)) < 1:
             raise ModelError(f"{path.name} was not exported from a trained model; refusing to restore with it.")
+        if weights_sha256 is not None and meta.get("weights_sha256") != weights_sha256:
+            weights = path.with_suffix(".safetensors")
+            raise ModelError(f"{path.name} was not exported from the weights beside it (they were replaced since, or "
+                             f"it is an older export); run `ented export-onnx --model {weights}`.")
         self.resolution = int(meta["resolution"])
         self.model_name = meta.get("ented_model", path.stem)
         self.device = self.session.get_providers()[0]

@@ -14,10 +14,11 @@ from ..weights import add_to_manifest
 OPSET = 17
 
 
-def export_onnx(generator: ENTEDGenerator, path: Path, model_name: str, iterations: int) -> str:
+def export_onnx(generator: ENTEDGenerator, path: Path, model_name: str, iterations: int, weights_sha256: str) -> str:
     """Write ``path`` atomically (inputs ``lq`` and ``ref``, N x 3 x R x R in [-1, 1]; output ``restored``),
     with any batch size, and register it in the manifest beside it. ``iterations`` (of the training run that
-    made the weights) goes into the metadata: the engine refuses exports of untrained networks. Returns its sha256."""
+    made the weights) and the weights file's sha256 go into the metadata: the engine refuses exports of untrained
+    networks and exports left behind when their weights were replaced. Returns the export's sha256."""
     import onnx
 
     path = Path(path)
@@ -34,7 +35,8 @@ def export_onnx(generator: ENTEDGenerator, path: Path, model_name: str, iteratio
             )
         proto = onnx.load(str(tmp))
         for key, value in {"ented_model": model_name, "resolution": str(res),
-                           "config": generator.config.to_json(), "iterations": str(iterations)}.items():
+                           "config": generator.config.to_json(), "iterations": str(iterations),
+                           "weights_sha256": weights_sha256}.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
         onnx.checker.check_model(proto)
