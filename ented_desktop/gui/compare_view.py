@@ -2,7 +2,8 @@
 
 Because a single image-to-widget transform is used for both sides, zoom and pan can never drift
 apart. The "after" image is stretched onto the "before" image's rectangle, so a restored version of
-a different resolution still lines up pixel for pixel.
+a different resolution still lines up pixel for pixel. When the original cannot be read (its drive was
+removed), the restored version is shown alone.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ class CompareView(QWidget):
 
     # -- content ---------------------------------------------------------------------------------
     def set_images(self, before: QImage, after: QImage | None = None) -> None:
-        """Show a pair; without ``after`` (not restored yet) both sides show ``before``."""
+        """Show a pair; without ``after`` (not restored yet) both sides show ``before``; with a null
+        ``before`` (the original cannot be read) ``after`` is shown alone."""
         self._before = before
         self._after = after if after is not None and not after.isNull() else QImage()
         self._faces = []
@@ -78,8 +80,15 @@ class CompareView(QWidget):
     def faces(self) -> list[QRectF]:
         return list(self._faces)
 
+    def has_before(self) -> bool:
+        return not self._before.isNull()
+
     def has_after(self) -> bool:
         return not self._after.isNull()
+
+    def _base(self) -> QImage:
+        """The image whose pixels the view is laid out in: the original, else the version alone."""
+        return self._before if not self._before.isNull() else self._after
 
     # -- split and mode --------------------------------------------------------------------------
     def split(self) -> float:
@@ -118,7 +127,7 @@ class CompareView(QWidget):
         return QTransform(self._scale, 0, 0, self._scale, self._offset.x(), self._offset.y())
 
     def image_rect(self) -> QRectF:
-        return QRectF(0, 0, self._before.width(), self._before.height())
+        return QRectF(0, 0, self._base().width(), self._base().height())
 
     def target_rect(self) -> QRectF:
         """Where the image lands in the widget (both sides use this one rectangle)."""
@@ -131,10 +140,11 @@ class CompareView(QWidget):
     def fit(self) -> None:
         """Whole image visible, centred."""
         self._fit_on_resize = True
-        if self._before.isNull() or self.width() <= 0 or self.height() <= 0:
+        base = self._base()
+        if base.isNull() or self.width() <= 0 or self.height() <= 0:
             self.update()
             return
-        scale = min(self.width() / self._before.width(), self.height() / self._before.height())
+        scale = min(self.width() / base.width(), self.height() / base.height())
         self._set_view(scale, self._centred_offset(scale, self.image_rect().center()))
 
     def actual_size(self) -> None:
@@ -235,11 +245,16 @@ class CompareView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().window().color().darker(115))
-        if self._before.isNull():
+        if self._base().isNull():
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Select a photo to compare")
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._scale < 2.0)
         target = self.target_rect()
+        if self._before.isNull():
+            painter.drawImage(target, self._after, QRectF(self._after.rect()))
+            self._paint_faces(painter)
+            self._tag(painter, QPointF(8, 8), "After (the original photo cannot be read)", left=True)
+            return
         after = self._after if not self._after.isNull() else self._before
         width, height = float(self.width()), float(self.height())
         if self._mode == CompareMode.SPLIT:

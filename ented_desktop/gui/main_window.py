@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         self._detect_tried: set[int] = set()  # photos a detect job was already given this session
         self._detect_again = False
         self._photo_image: QImage | None = None
+        self._photo_unreadable = False  # the original failed to load: its versions are shown alone
         self._version_image: QImage | None = None
         self._export_folder = str(Path.home() / "Restored photos")
         self.setWindowTitle("ENTED Desktop")
@@ -441,6 +442,7 @@ class MainWindow(QMainWindow):
         self.current_version = None
         self.faces_view.set_message("Loading…")
         self._photo_image = None
+        self._photo_unreadable = False
         self._version_image = None
         self.compare.set_images(QImage())
         self._load_photo(photo_id)
@@ -468,8 +470,11 @@ class MainWindow(QMainWindow):
 
     def _on_load_failed(self, key: object, message: str) -> None:
         if isinstance(key, tuple) and key == ("photo", self.current_photo):
+            self._photo_unreadable = True
             self.faces_view.set_message(message)
-            self.status(message)
+            shown_alone = " Its restored version is shown alone in Compare." if self.current_version else ""
+            self.status(message + shown_alone)
+            self._show_compare()
         elif isinstance(key, tuple) and key[0] == "version":
             self.status(message)
 
@@ -586,10 +591,14 @@ class MainWindow(QMainWindow):
         self.calls.call(("version", version_id), lambda: qimage_from_rgb(read_image_rgb8(path)))
 
     def _show_compare(self) -> None:
-        before = self._photo_image
-        if before is None or self.current_photo is None:
+        if self.current_photo is None:
             return
         after = self._version_image if self.current_version is not None else None
+        before = self._photo_image
+        if before is None:
+            if not self._photo_unreadable or after is None:
+                return
+            before = QImage()  # the version alone, rather than nothing
         split, mode = self.compare.split(), self.compare.mode()
         self.compare.set_images(before, after)
         self.compare.set_split(split)

@@ -322,3 +322,29 @@ def test_real_pipeline_without_a_trained_model_fails_the_job_with_its_sentence(q
     assert job.state == "failed"
     assert job.error.startswith("No trained ENTED model named 'ented-lfw128' is installed")
     assert library.job(job.job_id).error == job.error
+
+
+def restored_pair_with_a_missing_original(qtbot, window, library, tmp_path):
+    """Two photos; the first restored, then its original removed (a drive that is no longer plugged in)."""
+    folder = tmp_path / "drive"
+    folder.mkdir()
+    make_photo(folder / "a.png", 200)
+    make_photo(folder / "b.png", 60)
+    import_folder(qtbot, window, folder)
+    first, second = library.photos()
+    window.queue.submit("restore", {"photo_ids": [first.id]})
+    wait_jobs_done(qtbot, window)
+    first.path.unlink()
+    window.select_photo(second.id)
+    return first
+
+
+def test_a_version_can_be_viewed_when_its_original_is_not_reachable(qtbot, setup, tmp_path):
+    window, library, _ = setup
+    first = restored_pair_with_a_missing_original(qtbot, window, library, tmp_path)
+    window.select_photo(first.id)
+    window.tabs.setCurrentIndex(TAB_COMPARE)
+    qtbot.waitUntil(lambda: window.compare.has_after(), timeout=5000)
+    assert not window.compare.has_before()
+    assert window.statusBar().currentMessage().endswith(
+        "the file does not exist. Its restored version is shown alone in Compare.")
