@@ -1,4 +1,5 @@
-"""Face crops for display, cut from the library's thumbnails (callable from any thread: QImage only)."""
+"""Face crops for display, cut from the library's thumbnails or a photo already loaded (callable from any
+thread: QImage only)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,14 @@ def face_crop(library: Library, face_id: int, size: int) -> QImage:
     face = library.face(face_id)
     photo = library.photo(face.photo_id)
     source = read_qimage(library.thumbnail_path(photo.id, DISPLAY_SOURCE_SIZE))
-    scale = source.width() / max(1, photo.width)
-    rect = crop_box(face.box, scale, source.width(), source.height())
-    return fit(source.copy(rect), size)
+    return cut_face(source, face.box, source.width() / max(1, photo.width), size)
+
+
+def cut_face(image: QImage, box: tuple[float, float, float, float], scale: float, size: int) -> QImage:
+    """A ``size`` x ``size`` (at most) picture of the face at ``box`` (photo pixels), cut from ``image``,
+    a picture of the whole photo ``scale`` times its size."""
+    rect = crop_box(box, scale, image.width(), image.height())
+    return fit(image.copy(rect), size)
 
 
 def image_file_thumbnail(path: Path, size: int) -> QImage:

@@ -50,7 +50,7 @@ from ented_desktop.core.settings import Settings, save_settings
 from ented_desktop.gui.async_calls import AsyncCalls
 from ented_desktop.gui.compare_view import CompareMode, CompareView
 from ented_desktop.gui.export_dialog import ExportDialog
-from ented_desktop.gui.face_images import face_crop
+from ented_desktop.gui.face_images import cut_face
 from ented_desktop.gui.face_overlay import FaceMark, FaceOverlayView
 from ented_desktop.gui.finetune_dialog import FinetuneCandidate, FinetuneDialog
 from ented_desktop.gui.icons import icon
@@ -528,12 +528,13 @@ class MainWindow(QMainWindow):
             return
         try:
             face = self.library.face(face_id)
-            crop = face_crop(self.library, face_id, 96)
         except UserError as exc:
             self.status(str(exc))
             return
-        except OSError:
-            crop = None
+        # Cut from the photo the Faces tab already decoded: no file is read here on the main thread.
+        # Naming needs no pixels, so an unreadable or still-loading photo just gives no picture.
+        loaded = self._photo_image if face.photo_id == self.current_photo else None
+        crop = cut_face(loaded, face.box, 1.0, 96) if loaded is not None else None
         dialog = NameFaceDialog(self.library.people(), face.person_id, crop, self)
         if dialog.exec() != NameFaceDialog.DialogCode.Accepted:
             return

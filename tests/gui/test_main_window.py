@@ -348,3 +348,35 @@ def test_a_version_can_be_viewed_when_its_original_is_not_reachable(qtbot, setup
     assert not window.compare.has_before()
     assert window.statusBar().currentMessage().endswith(
         "the file does not exist. Its restored version is shown alone in Compare.")
+
+
+def test_a_face_of_an_unreadable_photo_can_be_named(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    first = restored_pair_with_a_missing_original(qtbot, window, library, tmp_path)
+    window.select_photo(first.id)
+    crops = []
+
+    def answer(dialog):
+        crops.append(dialog.face.pixmap())
+        dialog.name.setEditText("Grandpa")
+        return QDialog.DialogCode.Accepted
+    monkeypatch.setattr(main_window_module.NameFaceDialog, "exec", answer)
+    window.name_face(library.faces_of_photo(first.id)[0].id)
+    assert [p.name for p in library.people()] == ["Grandpa"]
+    assert crops[0].isNull()  # no pixels to show, and none needed
+
+
+def test_naming_a_face_crops_the_loaded_photo_without_reading_files(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    folder = tmp_path / "crop"
+    folder.mkdir()
+    make_photo(folder / "a.png", 200)
+    import_folder(qtbot, window, folder)
+    window.open_photo(library.photos()[0].id)
+    qtbot.waitUntil(lambda: len(window.faces_view.faces()) == 1, timeout=5000)
+    monkeypatch.setattr(library, "thumbnail_path", lambda *a: pytest.fail("no file reads on the main thread"))
+    crops = []
+    monkeypatch.setattr(main_window_module.NameFaceDialog, "exec",
+                        lambda dialog: crops.append(dialog.face.pixmap()) or QDialog.DialogCode.Rejected)
+    window.name_face(window.faces_view.faces()[0].face_id)
+    assert not crops[0].isNull() and crops[0].width() == 96
