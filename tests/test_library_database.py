@@ -672,3 +672,16 @@ def test_import_reads_headers_only(lib, drop, monkeypatch):
     monkeypatch.setattr(Image.Image, "load", no_decoding)
     _, report = run(lib.import_paths(lib.create_album("a"), [drop]))
     assert len(report.added) == 3
+
+
+def test_restored_photos_of_an_album_in_one_query(lib, drop, tmp_path):
+    family, other = lib.create_album("Family"), lib.create_album("Other")
+    run(lib.import_paths(family, [drop]))
+    run(lib.import_paths(other, [jpeg(tmp_path / "more" / "d.jpg", seed=4)]))
+    a, b, c = lib.photos(family)
+    d = lib.photos(other)[0]
+    for photo in (a, a, d):
+        lib.add_version(photo.id, np.zeros((4, 4, 3), np.uint8), model="m")
+    assert lib.restored_photo_ids(family) == {a.id}
+    assert lib.restored_photo_ids(other) == {d.id}
+    assert lib.restored_photo_ids() == {a.id, d.id}

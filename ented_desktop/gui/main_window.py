@@ -423,8 +423,10 @@ class MainWindow(QMainWindow):
 
     def show_album(self, album_id: int) -> None:
         self.current_album = album_id
-        photos = self.library.photos(None if album_id == ALL_PHOTOS else album_id)
-        self.thumbnails.set_photos([PhotoItem(p.id, p.path.name) for p in photos])
+        album = None if album_id == ALL_PHOTOS else album_id
+        photos = self.library.photos(album)
+        restored = self.library.restored_photo_ids(album)
+        self.thumbnails.set_photos([PhotoItem(p.id, p.path.name, p.id in restored) for p in photos])
         self.grid_empty.setVisible(not photos)
         if photos:
             self.grid.setCurrentIndex(self.thumbnails.index(0))

@@ -380,3 +380,18 @@ def test_naming_a_face_crops_the_loaded_photo_without_reading_files(qtbot, setup
                         lambda dialog: crops.append(dialog.face.pixmap()) or QDialog.DialogCode.Rejected)
     window.name_face(window.faces_view.faces()[0].face_id)
     assert not crops[0].isNull() and crops[0].width() == 96
+
+
+def test_restored_photos_keep_their_mark_when_the_album_is_shown_again(qtbot, setup, tmp_path):
+    window, library, _ = setup
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    make_photo(folder / "a.png", 200)
+    make_photo(folder / "b.png", 60)
+    import_folder(qtbot, window, folder)
+    first, second = library.photos()
+    window.queue.submit("restore", {"photo_ids": [first.id]})
+    wait_jobs_done(qtbot, window)
+    for album in (main_window_module.ALL_PHOTOS, library.albums()[0].id):
+        window.show_album(album)
+        assert {i.photo_id: i.restored for i in window.thumbnails.items()} == {first.id: True, second.id: False}

@@ -1103,6 +1103,18 @@ class Library:
             raise
         return int(cursor.lastrowid)
 
+    def restored_photo_ids(self, album_id: int | None = None) -> set[int]:
+        """The photos of an album (of the library when None) that have at least one version."""
+        if album_id is None:
+            rows = self._conn().execute("SELECT DISTINCT photo_id FROM versions")
+        else:
+            rows = self._conn().execute(
+                "SELECT DISTINCT v.photo_id FROM versions v JOIN album_photos ap ON ap.photo_id = v.photo_id "
+                "WHERE ap.album_id = ?",
+                (album_id,),
+            )
+        return {r["photo_id"] for r in rows}
+
     def photos_restored_by_job(self, job_id: int) -> set[int]:
         """The photos that have a version made by the job (by any of its runs)."""
         rows = self._conn().execute("SELECT DISTINCT photo_id FROM versions WHERE job_id = ?", (job_id,))
