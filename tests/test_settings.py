@@ -157,3 +157,20 @@ def test_export_pattern_problem(pattern, ok):
 def test_default_path_follows_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("ENTED_DATA_DIR", str(tmp_path))
     assert default_settings_path() == tmp_path / "settings.json"
+
+
+def test_utf16_file_is_damaged_and_kept_aside(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": SETTINGS_VERSION, "device": "cpu"}), encoding="utf-16")
+    settings, warnings = read_settings(path)
+    assert settings == Settings()
+    assert len(warnings) == 1 and "damaged" in warnings[0]
+    assert (tmp_path / "settings.json.bad").exists() and not path.exists()
+
+
+def test_utf8_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": SETTINGS_VERSION, "device": "cpu"}), encoding="utf-8-sig")
+    settings, warnings = read_settings(path)
+    assert (settings.device, warnings) == ("cpu", [])
+    assert path.exists()

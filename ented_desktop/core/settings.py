@@ -137,18 +137,19 @@ def settings_from_dict(data: dict[str, Any]) -> tuple[Settings, list[str]]:
 def read_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
     """Settings from ``path`` plus the warnings worth showing the user.
 
-    A missing file gives the defaults. A file that is not a settings file is renamed to
-    ``<name>.bad`` (kept for the user, out of the way of the next save) and the defaults are used.
+    A missing file gives the defaults. A file that is not a settings file (not UTF-8, not a JSON object)
+    is renamed to ``<name>.bad`` (kept for the user, out of the way of the next save) and the defaults
+    are used. A UTF-8 byte order mark, which some editors add, is allowed.
     """
     path = Path(path) if path is not None else default_settings_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return Settings(), []
     except OSError as exc:
         return Settings(), [f"settings file {path} cannot be read ({exc.strerror}); using the defaults"]
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8-sig"))  # UnicodeDecodeError is a ValueError
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:
