@@ -69,4 +69,7 @@ def load_train_config(name_or_path: str | Path) -> TrainConfig:
     if not path.is_file():
         available = sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
         raise FileNotFoundError(f"no training configuration {name_or_path!r}; available: {available}")
-    return TrainConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        return TrainConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, KeyError) as exc:  # not UTF-8 JSON of an object, or fields unknown or missing
+        raise ValueError(f"{path} is not a valid training configuration ({exc})") from exc

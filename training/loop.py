@@ -29,7 +29,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
-from ented_desktop.core.atomic import atomic_path
+from ented_desktop.core.atomic import atomic_path, write_text_atomic
 from ented_desktop.core.engines.torch_engine import pick_torch_device
 from ented_desktop.core.network import Discriminator, ENTEDGenerator
 from ented_desktop.core.weights import save_generator
@@ -302,7 +302,7 @@ def train(
         (run_dir / "samples").mkdir(parents=True, exist_ok=True)
         if ckpt_path.exists() and not resume:
             raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it")
-        (run_dir / "train_config.json").write_text(cfg.to_json(), encoding="utf-8")
+        write_text_atomic(run_dir / "train_config.json", cfg.to_json())
 
     trainer = Trainer(cfg, dev, model_dir)
     if resume and ckpt_path.exists():
@@ -409,7 +409,7 @@ def _truncate_stats(path: Path, iteration: int) -> None:
             continue
         if row.get("iteration", 0) <= iteration:
             kept.append(line)
-    path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+    write_text_atomic(path, "".join(f"{line}\n" for line in kept))  # a kill here must not lose the run's history
 
 
 def _append_jsonl(path: Path, row: dict) -> None:

@@ -38,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_train_config(args.config)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from exc
-    if args.iterations:
+    if args.iterations is not None:
+        if args.iterations < 1:
+            raise UserError(f"--iterations must be at least 1, not {args.iterations}.")
         cfg = dataclasses.replace(cfg, iterations=args.iterations)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         import torch

@@ -17,11 +17,16 @@ def pick_torch_device(device: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        from ..errors import UserError
+    from ..errors import UserError
 
+    if device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError("CUDA was requested but no CUDA GPU is available; use --device cpu or auto.")
-    return torch.device(device)
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError("MPS was requested but this Mac has no MPS device; use --device cpu or auto.")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise UserError(f"Unknown device {device!r}; use auto, cpu, cuda (or cuda:N) or mps.") from None
 
 
 class TorchEngine:
