@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import logging
 
@@ -174,3 +175,15 @@ def test_utf8_with_a_byte_order_mark_is_read(tmp_path):
     settings, warnings = read_settings(path)
     assert (settings.device, warnings) == ("cpu", [])
     assert path.exists()
+
+
+def test_saving_over_a_newer_file_keeps_what_this_version_does_not_know(tmp_path):
+    path = tmp_path / "settings.json"
+    newer = {"version": SETTINGS_VERSION + 3, "device": "tpu", "jpeg_quality": 90, "hologram": {"on": True}}
+    path.write_text(json.dumps(newer))
+    settings, _ = read_settings(path)
+    assert settings.device == "auto"  # a device this version does not know
+    save_settings(settings, path)  # as on quit, nothing changed
+    assert json.loads(path.read_text()) == newer
+    save_settings(dataclasses.replace(settings, jpeg_quality=80), path)  # changed in this version
+    assert json.loads(path.read_text()) == {**newer, "jpeg_quality": 80}

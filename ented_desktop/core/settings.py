@@ -7,6 +7,10 @@ File history (each ``_migrate_vN`` turns version N into N + 1):
 - v1: ``device`` replaced ``use_gpu``; ``engine``, ``model_dir`` and ``thumbnail_size`` (renamed from
   ``thumb_size``) appeared. Exported files were always named ``{stem}_restored``.
 - v2 (current): ``export_pattern`` names exported files.
+
+A file written by a newer version is read as far as this version understands it. Saving over it keeps
+its version number and everything in it except the options changed here, so going back to the newer
+version loses nothing (not its new options, nor values of known options that only it accepts).
 """
 
 from __future__ import annotations
@@ -119,7 +123,7 @@ def settings_from_dict(data: dict[str, Any]) -> tuple[Settings, list[str]]:
     if version > SETTINGS_VERSION:
         warnings.append(
             f"settings were written by a newer version of the program (v{version}); "
-            "unknown options are ignored"
+            "options this version does not know are kept but not used"
         )
     for migrate in MIGRATIONS[version:]:
         data = migrate(data)
@@ -171,10 +175,27 @@ def load_settings(path: Path | None = None) -> Settings:
     return settings
 
 
+def _newer_file_data(path: Path) -> dict[str, Any] | None:
+    """What ``path`` holds when a newer version of the program wrote it, else None."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and type(data.get("version")) is int and data["version"] > SETTINGS_VERSION:
+        return data
+    return None
+
+
 def save_settings(settings: Settings, path: Path | None = None) -> None:
-    """Write ``settings`` atomically (temporary file in the same folder, then ``os.replace``)."""
+    """Write ``settings`` atomically (temporary file in the same folder, then ``os.replace``); over a
+    newer version's file, only the options that differ from what was read from it are replaced."""
     path = Path(path) if path is not None else default_settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     data = dataclasses.asdict(settings)
     data["version"] = SETTINGS_VERSION
+    newer = _newer_file_data(path)
+    if newer is not None:
+        as_read, _ = settings_from_dict(newer)
+        changed = {k: v for k, v in data.items() if k != "version" and v != getattr(as_read, k)}
+        data = {**newer, **changed}
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
