@@ -220,6 +220,18 @@ def test_degrade_folder_is_independent_of_file_order(tmp_path: Path) -> None:
     assert np.abs(read_image_rgb8(tmp_path / "three" / "sub" / "b.png").astype(int) - b_one).mean() > 0.5
 
 
+def test_degrade_cli_exits_1_when_an_image_could_not_be_read(tmp_path: Path, capsys) -> None:
+    from ented_desktop.cli.main import main
+
+    src = tmp_path / "src"
+    _write_png(src / "a.png", _texture(32, 32, seed=1))
+    assert main(["degrade", str(src), str(tmp_path / "ok"), "--level", "4x"]) == 0
+    capsys.readouterr()
+    (src / "broken.jpg").write_bytes(b"not a jpeg")
+    assert main(["degrade", str(src), str(tmp_path / "partly"), "--level", "4x"]) == 1
+    assert json.loads(capsys.readouterr().out)["skipped"] == 1
+
+
 def test_degrade_folder_rejects_bad_arguments(tmp_path: Path) -> None:
     src = tmp_path / "src"
     _write_png(src / "a.png", _texture(16, 16))

@@ -1,4 +1,6 @@
-"""``ented degrade SRC DST``: make a synthetic low-quality test set from high-quality faces."""
+"""``ented degrade SRC DST``: make a synthetic low-quality test set from high-quality faces.
+
+Exit status 0, or 1 when some images could not be read (they are listed in the printed counts)."""
 
 from __future__ import annotations
 
@@ -42,4 +44,4 @@ def run(args: argparse.Namespace) -> int:
 
         counts = degrade_folder(args.src, args.dst, level=args.level, seed=args.seed, progress=progress)
     print(json.dumps(counts, indent=1))
-    return 0
+    return 1 if counts["skipped"] else 0

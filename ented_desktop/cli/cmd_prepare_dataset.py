@@ -1,4 +1,7 @@
-"""``ented prepare-dataset SRC DST --size N``: detect and align faces into a person-grouped training set."""
+"""``ented prepare-dataset SRC DST --size N``: detect and align faces into a person-grouped training set.
+
+Exit status 0, or 1 when some photos could not be read; photos skipped by the face rules (no face, too small,
+too blurred, ...) are part of a normal run and only counted in the report."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.face.detect import DETECTORS
-from training.prepare import DEFAULT_AMBIGUOUS_RATIO, DEFAULT_MAX_UPSCALE, prepare_dataset
+from training.prepare import DEFAULT_AMBIGUOUS_RATIO, DEFAULT_MAX_UPSCALE, UNREADABLE, prepare_dataset
 
 
 def register(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -82,4 +85,4 @@ def run(args: argparse.Namespace) -> int:
             model_dir=args.model_dir, progress=progress,
         )
     print(format_report(report))
-    return 0
+    return 1 if report["skipped"].get(UNREADABLE) else 0
