@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -26,6 +27,7 @@ from ented_desktop.core.settings import (
     JPEG_QUALITY_RANGE,
     THUMBNAIL_SIZE_RANGE,
     Settings,
+    default_settings_path,
     export_pattern_problem,
     save_settings,
 )
@@ -128,6 +130,13 @@ class SettingsDialog(QDialog):
         return self._result
 
     def accept(self) -> None:
-        self._result = self.edited()
-        save_settings(self._result, self._path)
+        edited = self.edited()
+        try:
+            save_settings(edited, self._path)
+        except OSError as exc:  # stay open, so the user can try again or cancel
+            path = self._path or default_settings_path()
+            QMessageBox.warning(self, "Settings",
+                                f"The settings could not be saved to {path}: {exc.strerror or exc}.")
+            return
+        self._result = edited
         super().accept()

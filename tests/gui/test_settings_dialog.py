@@ -3,6 +3,7 @@
 from PySide6.QtWidgets import QDialogButtonBox
 
 from ented_desktop.core.settings import Settings, load_settings
+from ented_desktop.gui import settings_dialog
 from ented_desktop.gui.settings_dialog import SettingsDialog
 
 
@@ -44,3 +45,18 @@ def test_cancel_keeps_the_old_settings(qtbot, tmp_path):
     dialog.reject()
     assert dialog.settings().thumbnail_size == 300
     assert not (tmp_path / "s.json").exists()
+
+
+def test_a_failed_save_says_why_and_keeps_the_dialog_open(qtbot, tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    path = not_a_folder / "ented" / "settings.json"
+    dialog = SettingsDialog(Settings(), path=path)
+    qtbot.addWidget(dialog)
+    shown = []
+    monkeypatch.setattr(settings_dialog.QMessageBox, "warning", lambda parent, title, text: shown.append(text))
+    dialog.show()
+    dialog.thumbnail_size.setValue(100)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert shown == [f"The settings could not be saved to {path}: Not a directory."]
+    assert dialog.isVisible() and dialog.settings() == Settings()
