@@ -273,3 +273,6 @@ def test_cli_builds_reuses_and_prints_the_table(tiny_model_dir, prepared, capsys
     assert "using evaluation set" in capsys.readouterr().err
     assert main(["evaluate", "--dataset", str(eval_set), "--baselines-only", "--seed", "1"]) == 2
     assert main(["evaluate", "--dataset", str(prepared), "--baselines-only", "--compare", "nolabel"]) == 2
+    capsys.readouterr()
+    assert main(["evaluate", "--dataset", str(prepared), "--model", "no-such-model", "--count", "3"]) == 2
+    assert "no-such-model" in capsys.readouterr().err and not (prepared / "eval_4x_seed0_n3").exists()

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ented_desktop.core.errors import UserError
-from ented_desktop.core.weights import DEFAULT_MODEL
+from ented_desktop.core.weights import DEFAULT_MODEL, resolve_model
 
 
 def register(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -59,7 +59,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.count is not None and args.count < 1:
         raise UserError("--count must be at least 1.")
+    if args.batch_size < 1:
+        raise UserError("--batch-size must be at least 1.")
     compare = parse_compare(args.compare)
+    model = None if args.baselines_only else (args.model or DEFAULT_MODEL)
+    for name in ([model] if model else []) + [path for _, path in compare]:
+        resolve_model(name, args.model_dir)  # a typo fails now, not after a long evaluation-set build
     started = time.monotonic()
     with tqdm(desc="build eval set", unit="face", file=sys.stderr, dynamic_ncols=True, leave=False) as bar:
 
@@ -71,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
                                           progress=progress)
     print(f"built evaluation set {eval_set} in {time.monotonic() - started:.1f} s" if built else
           f"using evaluation set {eval_set}", file=sys.stderr)
-    model = None if args.baselines_only else (args.model or DEFAULT_MODEL)
     report = evaluate(model, eval_set, engine=args.engine, device=args.device, model_dir=args.model_dir,
                       models=compare, niqe_params=args.niqe, out_dir=args.out, batch_size=args.batch_size)
     print(report["markdown"])
