@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     library.remove_leftovers()
     window = MainWindow(library, settings, settings_path=settings_path)
     window.show()
-    for warning in warnings:
-        window.status(warning)
+    if warnings:  # one box for all: in the status bar each would replace the one before
+        QMessageBox.warning(window, "ENTED Desktop", "There were problems with the settings:\n\n"
+                            + "\n".join(f"• {w}" for w in warnings))
     install_test_hooks(window)
     try:
         return app.exec()

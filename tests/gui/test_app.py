@@ -1,8 +1,13 @@
-"""Starting the application: a library already open elsewhere is refused with a message, not a window."""
+"""Starting the application: a library already open elsewhere is refused with a message, not a window;
+settings problems are all shown."""
+
+import json
+from types import SimpleNamespace
 
 import pytest
 
 from ented_desktop.core.library import Library, default_library_dir
+from ented_desktop.core.settings import SETTINGS_VERSION
 from ented_desktop.gui import app as app_module
 
 
@@ -17,3 +22,25 @@ def test_a_second_window_on_an_open_library_says_so_and_exits(qtbot, tmp_path, m
         assert app_module.main(["ented-desktop"]) == 2
         assert first.job(job).state == "running"
     assert len(shown) == 1 and "is already open in another ENTED Desktop window" in shown[0]
+
+
+class FakeWindow:
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def show(self) -> None:
+        pass
+
+
+def test_every_settings_warning_is_shown_at_start(qtbot, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("ENTED_DATA_DIR", str(data))
+    (data / "settings.json").write_text(json.dumps({"version": SETTINGS_VERSION, "device": "tpu", "jpeg_quality": 0}))
+    shown = []
+    monkeypatch.setattr(app_module.QMessageBox, "warning", lambda parent, title, text: shown.append(text))
+    monkeypatch.setattr(app_module, "create_application", lambda argv: SimpleNamespace(exec=lambda: 0))
+    monkeypatch.setattr(app_module, "MainWindow", FakeWindow)
+    assert app_module.main(["ented-desktop"]) == 0
+    assert len(shown) == 1
+    assert "setting device='tpu' is not valid" in shown[0] and "setting jpeg_quality=0 is not valid" in shown[0]
