@@ -38,6 +38,11 @@ def user_data_dir() -> Path:
     return Path(override) if override else Path(appdirs.user_data_dir(APP_NAME, APP_AUTHOR))
 
 
+def log_file() -> Path:
+    """The desktop app's log, with the traceback of any unexpected error (rotated beside it)."""
+    return user_data_dir() / "logs" / "ented-desktop.log"
+
+
 def model_dir(override: str | os.PathLike[str] | None = None) -> Path:
     """The user model directory: ``override`` (a CLI flag), else ``ENTED_MODEL_DIR``, else user data/models.
 

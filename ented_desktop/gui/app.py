@@ -1,8 +1,9 @@
 """``ented-desktop``: create the application, open the library in the user data folder, show the window.
 
-``ENTED_DATA_DIR`` moves the user data folder (library, settings, models), e.g. for a portable install
-or a test. Two test hooks, documented in :mod:`ented_desktop.gui.test_hooks`, are only active when
-their environment variables are set.
+``ENTED_DATA_DIR`` moves the user data folder (library, settings, models, log), e.g. for a portable
+install or a test. Unexpected errors are logged there and shown (:mod:`ented_desktop.gui.error_report`).
+Two test hooks, documented in :mod:`ented_desktop.gui.test_hooks`, are only active when their
+environment variables are set.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ented_desktop.core import paths
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.library import Library, default_library_dir
 from ented_desktop.core.settings import default_settings_path, read_settings
+from ented_desktop.gui.error_report import install_error_hook
 from ented_desktop.gui.icons import icon
 from ented_desktop.gui.main_window import MainWindow
 from ented_desktop.gui.test_hooks import install_test_hooks
@@ -37,6 +39,7 @@ def create_application(argv: list[str]) -> QApplication:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_application(sys.argv if argv is None else argv)
+    install_error_hook(paths.log_file())
     settings_path = default_settings_path()
     settings, warnings = read_settings(settings_path)
     try:

@@ -1,5 +1,5 @@
 """Starting the application: a library already open elsewhere is refused with a message, not a window;
-settings problems are all shown."""
+settings problems are all shown; unexpected errors are reported to the log in the user data folder."""
 
 import json
 from types import SimpleNamespace
@@ -9,6 +9,14 @@ import pytest
 from ented_desktop.core.library import Library, default_library_dir
 from ented_desktop.core.settings import SETTINGS_VERSION
 from ented_desktop.gui import app as app_module
+
+
+@pytest.fixture(autouse=True)
+def error_hooks(monkeypatch):
+    """Log paths given to the error hook (tested on its own; not installed here, it is process-wide)."""
+    installed = []
+    monkeypatch.setattr(app_module, "install_error_hook", installed.append)
+    return installed
 
 
 def test_a_second_window_on_an_open_library_says_so_and_exits(qtbot, tmp_path, monkeypatch):
@@ -32,7 +40,7 @@ class FakeWindow:
         pass
 
 
-def test_every_settings_warning_is_shown_at_start(qtbot, tmp_path, monkeypatch):
+def test_every_settings_warning_is_shown_at_start(qtbot, tmp_path, monkeypatch, error_hooks):
     data = tmp_path / "data"
     data.mkdir()
     monkeypatch.setenv("ENTED_DATA_DIR", str(data))
@@ -42,5 +50,6 @@ def test_every_settings_warning_is_shown_at_start(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(app_module, "create_application", lambda argv: SimpleNamespace(exec=lambda: 0))
     monkeypatch.setattr(app_module, "MainWindow", FakeWindow)
     assert app_module.main(["ented-desktop"]) == 0
+    assert error_hooks == [data / "logs" / "ented-desktop.log"]
     assert len(shown) == 1
     assert "setting device='tpu' is not valid" in shown[0] and "setting jpeg_quality=0 is not valid" in shown[0]
