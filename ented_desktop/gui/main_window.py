@@ -877,5 +877,9 @@ class MainWindow(QMainWindow):
             dialog.reject()  # a finished run nobody kept is discarded, not left on disk
         self.shutdown()
         if self.settings_path is not None:
-            save_settings(self.settings, self.settings_path)
+            try:
+                save_settings(self.settings, self.settings_path)
+            except OSError as exc:  # say so, and quit all the same: only this session's settings are lost
+                QMessageBox.warning(self, "ENTED Desktop", f"The settings could not be saved to "
+                                    f"{self.settings_path}: {exc.strerror or exc}.")
         event.accept()

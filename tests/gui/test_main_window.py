@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QMessageBox
 
 from ented_desktop.core.errors import ModelError
 from ented_desktop.core.library import Library
@@ -395,3 +395,13 @@ def test_restored_photos_keep_their_mark_when_the_album_is_shown_again(qtbot, se
     for album in (main_window_module.ALL_PHOTOS, library.albums()[0].id):
         window.show_album(album)
         assert {i.photo_id: i.restored for i in window.thumbnails.items()} == {first.id: True, second.id: False}
+
+
+def test_quitting_when_the_settings_cannot_be_saved_says_so_and_quits(qtbot, setup, tmp_path, monkeypatch):
+    window, _, _ = setup
+    (tmp_path / "blocker").write_text("a file where the settings folder should be")
+    window.settings_path = tmp_path / "blocker" / "settings.json"
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
+    assert window.close()
+    assert len(shown) == 1 and "could not be saved" in shown[0]
