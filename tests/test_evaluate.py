@@ -276,3 +276,25 @@ def test_cli_builds_reuses_and_prints_the_table(tiny_model_dir, prepared, capsys
     capsys.readouterr()
     assert main(["evaluate", "--dataset", str(prepared), "--model", "no-such-model", "--count", "3"]) == 2
     assert "no-such-model" in capsys.readouterr().err and not (prepared / "eval_4x_seed0_n3").exists()
+
+
+def test_report_on_people_model_selection_never_saw():
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "report_unseen.py"
+    spec = importlib.util.spec_from_file_location("report_unseen", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def sample(person, model_id, wrong_id, input_id):
+        def values(identity):
+            return {"psnr_y": 30.0, "ssim_y": 0.9, "niqe": 10.0, "identity_distance": identity}
+        return {"person": person, "model": values(model_id), "wrong_ref": values(wrong_id), "input": values(input_id)}
+
+    report = {"samples": [sample("Ann", 0.1, 0.9, 0.9), sample("Bob", 0.4, 0.5, 0.3), sample("Cy", 0.6, 0.9, 0.5)]}
+    result = module.unseen_report(report, selection_people={"Ann"})
+    assert result["faces"] == 2 and result["people"] == 2
+    assert result["means"]["model"]["identity_distance"] == pytest.approx(0.5)  # (0.4 + 0.6) / 2, Ann left out
+    true_vs_wrong = result["paired"]["model vs wrong_ref"]
+    assert true_vs_wrong["mean_difference"] == pytest.approx(-0.2) and true_vs_wrong["first_closer"] == 1.0
+    assert result["paired"]["model vs input"]["mean_difference"] == pytest.approx(0.1)

@@ -12,8 +12,10 @@ atomically; the same arguments give byte-identical files. Layout: ``gt/``, ``lq/
 settings, written last, so a folder without it is an unfinished build).
 
 Randomness: the selection draws from ``default_rng([seed, 0, 1])`` and sample ``i``'s degradation from
-``default_rng([seed, i])`` (numpy pads seed words with zeros, so the two never coincide); a sample's input
-does not depend on how many samples there are.
+``default_rng([seed, i])`` (numpy pads seed words with zeros, so the two never coincide). A smaller ``count``
+with the same seed takes the first people of the larger set's order (with other degradations, since samples are
+numbered after sorting): a 200-face set's people are all in the 500-face set. ``scripts/report_unseen.py``
+reports a larger set's figures without the people a smaller one was used to choose on.
 
 Evaluation (:func:`evaluate`). Methods: ``input`` (the degraded input itself), ``model`` (the model with the
 true reference), ``wrong_ref`` (the same model with the wrong person's reference) and any extra models
