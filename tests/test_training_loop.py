@@ -99,6 +99,28 @@ def test_abort_callback_checkpoints_and_resume_continues(tmp_path):
     assert [r["iteration"] for r in stats_rows(tmp_path)] == list(range(1, 21))
 
 
+def test_stats_rows_cover_every_term_and_the_window_before_a_stop(tmp_path):
+    seen = []
+    config = tiny_config(iterations=40, log_every=5, adv_start=0, r1_every=4)
+    summary = train(config, tmp_path, dataset=SyntheticTriplets(), show_progress=False, progress_fn=seen.append,
+                    abort_fn=lambda: len(seen) >= 17)
+    rows = stats_rows(tmp_path)
+    assert summary["iteration"] == 17 and [r["iteration"] for r in rows] == [5, 10, 15, 17]
+    assert all("r1" in r for r in rows)  # due at 4, 8, ...: never the last iteration of a window of five
+    usage = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["code_usage"]
+    trainer = Trainer(config, torch.device("cpu"))
+    trainer.load_state_dict(torch.load(tmp_path / "checkpoint.pt", weights_only=True))
+    assert usage.sum() > 0 and torch.equal(trainer.generator.quantizer.usage, usage)  # dead codes survive a resume
+
+
+def test_a_run_started_again_before_its_first_checkpoint_logs_each_iteration_once(tmp_path):
+    train(tiny_config(iterations=3, checkpoint_every=100), tmp_path, dataset=SyntheticTriplets(), show_progress=False)
+    (tmp_path / "checkpoint.pt").unlink()  # as if killed before its first checkpoint
+    (tmp_path / "final").rename(tmp_path / "first-final")
+    train(tiny_config(iterations=3, checkpoint_every=100), tmp_path, dataset=SyntheticTriplets(), show_progress=False)
+    assert [r["iteration"] for r in stats_rows(tmp_path)] == [1, 2, 3]
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_has_same_iterations_and_data_order(tmp_path):
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"

@@ -123,6 +123,8 @@ class Trainer:
             "iteration": self.iteration,
             "elapsed": self.elapsed,
             "quantize": self.generator.quantize,
+            # Not in the generator's state dict (the shipped weights do not need it); the dead-code statistic does.
+            "code_usage": None if self.generator.quantizer is None else self.generator.quantizer.usage.clone(),
             "train_config": self.cfg.to_json(),
             "network_config": self.net_config.to_json(),
         }
@@ -143,6 +145,8 @@ class Trainer:
         self.iteration = int(state["iteration"])
         self.elapsed = float(state["elapsed"])
         self._set_quantize(bool(state["quantize"]))
+        if state.get("code_usage") is not None and self.generator.quantizer is not None:  # older checkpoints: none
+            self.generator.quantizer.usage.copy_(state["code_usage"])
 
     def wrap_distributed(self) -> None:
         ids = [self.device.index] if self.device.type == "cuda" else None
@@ -307,8 +311,8 @@ def train(
     trainer = Trainer(cfg, dev, model_dir)
     if resume and ckpt_path.exists():
         trainer.load_state_dict(torch.load(ckpt_path, map_location=dev, weights_only=True))
-        if rank == 0:
-            _truncate_stats(run_dir / "stats.jsonl", trainer.iteration)
+    if rank == 0:  # rows past the checkpoint (or all, if a run killed before its first one starts again) go
+        _truncate_stats(run_dir / "stats.jsonl", trainer.iteration)
     if world > 1:
         trainer.wrap_distributed()
     dataset = dataset if dataset is not None else make_dataset(cfg)
@@ -352,13 +356,6 @@ def train(
         if bar is not None:
             bar.update(1)
             bar.set_postfix(l1=f"{stats['l1']:.3f}", att=f"{stats['att']:.3f}")
-        if rank == 0 and (it % cfg.log_every == 0 or it == cfg.iterations):
-            row = {k: float(np.mean([s[k] for s in window if k in s])) for k in window[-1]}
-            row.update(iteration=it, elapsed=round(trainer.elapsed, 1), first_draw=(it - 1) * world * cfg.batch_size)
-            if trainer.generator.quantizer is not None and trainer.generator.quantize:
-                row["dead_codes"] = trainer.generator.quantizer.dead_fraction()
-            _append_jsonl(run_dir / "stats.jsonl", row)
-            window.clear()
         if rank == 0 and (it % cfg.sample_every == 0 or it == cfg.iterations):
             _write_samples(trainer, samples, run_dir / "samples" / f"{it:07d}.png")
         if progress_fn is not None:
@@ -366,6 +363,14 @@ def train(
             eta = (cfg.iterations - it) / rate if rate > 0 else math.inf
             progress_fn({"iteration": it, "total": cfg.iterations, "eta_s": eta, **stats})
         stop = abort_fn is not None and abort_fn()
+        if rank == 0 and (it % cfg.log_every == 0 or it == cfg.iterations or stop):
+            keys = dict.fromkeys(k for s in window for k in s)  # terms not due every iteration (r1) too
+            row = {k: float(np.mean([s[k] for s in window if k in s])) for k in keys}
+            row.update(iteration=it, elapsed=round(trainer.elapsed, 1), first_draw=(it - 1) * world * cfg.batch_size)
+            if trainer.generator.quantizer is not None and trainer.generator.quantize:
+                row["dead_codes"] = trainer.generator.quantizer.dead_fraction()
+            _append_jsonl(run_dir / "stats.jsonl", row)
+            window.clear()
         if rank == 0 and (it % cfg.checkpoint_every == 0 or it == cfg.iterations or stop):
             atomic_torch_save(trainer.state_dict(), ckpt_path)
         if stop:
