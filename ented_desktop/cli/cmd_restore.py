@@ -118,11 +118,12 @@ def plan(args: argparse.Namespace) -> list[Job]:
         out = output_path_for(inp, args.outdir / rel.parent)
         job = Job(inp, out, ref)
         key = out.resolve()
+        there = os.stat(out) if out.exists() else None
         if key in claimed:
             job.result = {"error": f"another input ({claimed[key]}) already writes {out}"}
-        elif out.exists() and (os.stat(out).st_dev, os.stat(out).st_ino) in input_files:
+        elif there is not None and (there.st_dev, there.st_ino) in input_files:
             job.result = {"error": f"the output {out} would overwrite an input; choose another OUTDIR"}
-        elif out.exists() and key.parent in input_folders:
+        elif there is not None and key.parent in input_folders:
             job.result = {"error": f"{out} already exists beside the photos being restored and is not replaced; "
                                    "choose another OUTDIR"}
         else:
