@@ -84,6 +84,13 @@ def test_a_run_continued_under_a_second_configuration_takes_its_learning_rates()
     assert second.iteration == 1 and len(second.opt_g.state) > 0  # Adam's moments came along...
     assert [g["lr"] for g in second.opt_g.param_groups] == [5e-4]  # ...but not the old rates
     assert [g["lr"] for g in second.opt_d.param_groups] == [1e-4]
+    assert [(st["from_iteration"], st["train_config"]["lr_g"]) for st in second.stages] == [(0, 2e-3), (1, 5e-4)]
+    third = Trainer(tiny_config(lr_g=5e-4, lr_d=1e-4), torch.device("cpu"))
+    third.load_state_dict(second.state_dict())  # the same configuration again: no new stage
+    assert len(third.stages) == 2
+    legacy = {k: v for k, v in first.state_dict().items() if k != "stages"}  # a checkpoint from before stages
+    second.load_state_dict(legacy)
+    assert [st["from_iteration"] for st in second.stages] == [None, 1]
 
 
 def test_abort_callback_checkpoints_and_resume_continues(tmp_path):
@@ -93,7 +100,8 @@ def test_abort_callback_checkpoints_and_resume_continues(tmp_path):
     assert summary["aborted"] and summary["iteration"] == 7 and "model" not in summary
     assert seen[-1]["iteration"] == 7 and seen[-1]["total"] == 20
     iteration, _ = snapshot(tiny_config(iterations=20), tmp_path, tmp_path / "snap.safetensors")
-    assert iteration == 7 and load_generator(tmp_path / "snap.safetensors")[1]["iterations"] == 7
+    info = load_generator(tmp_path / "snap.safetensors")[1]
+    assert iteration == 7 and info["iterations"] == 7 and info["stages"][0]["train_config"]["name"] == "tiny"
     summary = train(tiny_config(iterations=20), tmp_path, resume=True, dataset=SyntheticTriplets(), show_progress=False)
     assert summary["iteration"] == 20
     assert [r["iteration"] for r in stats_rows(tmp_path)] == list(range(1, 21))

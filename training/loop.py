@@ -104,6 +104,9 @@ class Trainer:
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=cfg.adam_betas)
         self.iteration = 0
         self.elapsed = 0.0
+        # The configurations the run has gone through, each from the iteration it took over (None: not recorded,
+        # a checkpoint from before stages were kept), so a model's metadata says how it was trained.
+        self.stages: list[dict] = [{"from_iteration": 0, "train_config": json.loads(cfg.to_json())}]
         self.g_train: nn.Module = self.generator
         self.d_train: nn.Module = self.discriminator
         self._set_quantize(self.net_config.vq and cfg.vq_warmup <= 0)
@@ -126,6 +129,7 @@ class Trainer:
             # Not in the generator's state dict (the shipped weights do not need it); the dead-code statistic does.
             "code_usage": None if self.generator.quantizer is None else self.generator.quantizer.usage.clone(),
             "train_config": self.cfg.to_json(),
+            "stages": json.dumps(self.stages),
             "network_config": self.net_config.to_json(),
         }
 
@@ -147,6 +151,11 @@ class Trainer:
         self._set_quantize(bool(state["quantize"]))
         if state.get("code_usage") is not None and self.generator.quantizer is not None:  # older checkpoints: none
             self.generator.quantizer.usage.copy_(state["code_usage"])
+        self.stages = json.loads(state["stages"]) if "stages" in state else [
+            {"from_iteration": None, "train_config": json.loads(state["train_config"])}]
+        current = json.loads(self.cfg.to_json())
+        if self.stages[-1]["train_config"] != current:
+            self.stages.append({"from_iteration": self.iteration, "train_config": current})
 
     def wrap_distributed(self) -> None:
         ids = [self.device.index] if self.device.type == "cuda" else None
@@ -391,7 +400,7 @@ def train(
 def export_generator(trainer: Trainer, path: Path) -> str:
     """Save the EMA generator with what produced it (configuration, iterations, time, perceptual loss)."""
     info = {"train_config": json.loads(trainer.cfg.to_json()), "iterations": trainer.iteration,
-            "elapsed_s": round(trainer.elapsed), "perceptual": trainer.perceptual.name}
+            "elapsed_s": round(trainer.elapsed), "perceptual": trainer.perceptual.name, "stages": trainer.stages}
     return save_generator(trainer.g_ema, path, info)
 
 
