@@ -145,3 +145,39 @@ def test_restore_aligned_keeps_size_and_dtype():
     assert out.shape == crop.shape and out.dtype == np.uint8
     with pytest.raises(Exception, match="square"):
         restorer.restore_aligned(crop[:, :40], None)
+
+
+class PerFace:
+    """Applies ``fns[k]`` to the k-th face of each batch at 256 px (larger than these faces, so each
+    restoration is pasted whole); records its inputs."""
+
+    name, device, model_name, resolution = "fake", "cpu", "fake", 256
+
+    def __init__(self, *fns):
+        self.fns, self.inputs = fns, []
+
+    def restore(self, lq, ref):
+        self.inputs.append(lq.copy())
+        return np.stack([self.fns[k](x) for k, x in enumerate(lq)]).astype(np.float32)
+
+
+def test_passes_of_different_models_give_the_pixels_of_one_call(portrait, detector):
+    (face,) = detector.detect(portrait)
+    cx, apart = int(face.landmarks[:, 0].mean()), 90
+    tile = portrait[:, cx - apart // 2 : cx - apart // 2 + apart]
+    canvas = np.ascontiguousarray(np.hstack([tile, tile]))  # two heads 90 px apart, 160 px faces
+    shift = np.float32([cx - apart // 2, 0])
+    left = Face(tuple(np.subtract(face.box, [shift[0], 0, shift[0], 0])), face.landmarks - shift, face.score)
+    right = Face(tuple(np.add(left.box, [apart, 0, apart, 0])), left.landmarks + np.float32([apart, 0]), face.score)
+    white, same = (lambda x: np.ones_like(x)), (lambda x: x)
+    one_engine = PerFace(white, same)  # each face with its own model, in one call
+    one_call = Restorer(one_engine).restore(canvas, faces=[left, right])
+
+    first_engine, second_engine = PerFace(white), PerFace(same)
+    first = Restorer(first_engine).restore(canvas, faces=[left, right], only=[0])
+    second = Restorer(second_engine).restore(canvas, faces=[left, right], only=[1], canvas=first.pixels)
+
+    assert np.array_equal(second_engine.inputs[0][0], one_engine.inputs[0][1])  # the first pass's paste unseen
+    assert np.array_equal(second.pixels, one_call.pixels)
+    assert [f.index for f in first.faces] == [0] and [f.index for f in second.faces] == [1]
+    assert np.array_equal(first.pixels[:, 2 * apart - 20 :], canvas[:, 2 * apart - 20 :])  # the right face untouched

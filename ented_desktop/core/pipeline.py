@@ -14,11 +14,14 @@ Rules the user can rely on:
 - Faces close together never paint over each other: each paste is limited to the pixels nearer to its face
   than to any other detected face (:func:`territory_mask`), so a neighbour keeps its own restoration, and a face
   left alone stays as it was.
+- A photo whose faces need different models is restored in passes, one per model, each given all the photo's
+  faces but restoring only its own (``only``), cropping from the original photo and pasting onto the previous
+  pass's result (``canvas``): the pixels are the same as if one call had restored each face with its model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -117,20 +120,32 @@ class Restorer:
         *,
         faces: Sequence[Face] | None = None,
         references: Sequence[np.ndarray | None] | None = None,
+        only: Collection[int] | None = None,
+        canvas: np.ndarray | None = None,
         grayscale: bool = False,
         progress: Callable[[int, int], None] | None = None,
         aborted: Callable[[], bool] | None = None,
     ) -> PhotoResult:
-        """Restore every face of ``pixels`` (H x W x 3 uint8/uint16). ``references`` has one aligned crop or
-        None per face, in the order of ``faces`` (detected here, largest first, when not given)."""
+        """Restore the faces of ``pixels`` (H x W x 3 uint8/uint16). ``references`` has one aligned crop or
+        None per face, in the order of ``faces`` (detected here, largest first, when not given).
+
+        ``only`` (indices into ``faces``) restores those faces alone and reports only them; the others are
+        left as they are but still bound the restored faces' territories. Faces are cropped from ``pixels``
+        and pasted onto ``canvas`` (of the same shape and dtype; ``pixels`` when not given)."""
         faces = list(self.detect(pixels) if faces is None else faces)
         references = list(references) if references is not None else [None] * len(faces)
         if len(references) != len(faces):
             raise ValueError(f"{len(references)} references for {len(faces)} faces")
+        if only is not None and not set(only) <= set(range(len(faces))):
+            raise ValueError(f"faces {sorted(only)} to restore of {len(faces)} faces")
+        if canvas is not None and (canvas.shape != pixels.shape or canvas.dtype != pixels.dtype):
+            raise ValueError(f"a {canvas.dtype} {canvas.shape} canvas for a {pixels.dtype} {pixels.shape} photo")
         res = self.resolution
         reports: list[FaceReport] = []
         todo: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # face index, lq, ref, matrix
         for i, (face, ref) in enumerate(zip(faces, references, strict=True)):
+            if only is not None and i not in only:
+                continue
             if face.size < MIN_FACE:
                 reports.append(FaceReport(i, face.box, face.size, False, "none",
                                           f"too small to restore ({face.size:.0f} px; needs {MIN_FACE})"))
@@ -148,7 +163,8 @@ class Restorer:
             reports.append(FaceReport(i, face.box, face.size, True, kind, reason))
             todo.append((i, lq, ref_img, matrix))
 
-        out = pixels
+        canvas = pixels if canvas is None else canvas
+        out = canvas
         done = 0
         for start in range(0, len(todo), BATCH):
             if aborted is not None and aborted():
@@ -162,7 +178,7 @@ class Restorer:
                 done += 1
                 if progress is not None:
                     progress(done, len(todo))
-        return PhotoResult(out.copy() if out is pixels else out, reports)
+        return PhotoResult(out.copy() if out is canvas else out, reports)
 
     def _paste(
         self,

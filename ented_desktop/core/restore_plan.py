@@ -43,8 +43,9 @@ def person_of(face: FaceRecord, people: Mapping[int, Person]) -> Person | None:
 def plan_passes(faces: Sequence[FaceRecord], people: Mapping[int, Person]) -> list[RestorePass]:
     """Group a photo's faces by the model that restores them (in order of each model's first face).
 
-    Each pass touches only its own faces, so running the passes one after the other on the same pixels
-    restores every face once."""
+    Each pass restores only its own faces, but is given all of them (``Restorer.restore``'s ``only``) so that
+    its pastes keep to their faces' territories, and crops from the original photo while pasting onto the
+    previous pass's result (``canvas``), so that no face is restored from a neighbour's restoration."""
     groups: dict[Path | None, list[int]] = {}
     for index, face in enumerate(faces):
         person = person_of(face, people)

@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -93,7 +93,8 @@ class Restorer(Protocol):
     engine: Any  # has .model_name
 
     def restore(self, pixels: np.ndarray, *, faces: list[Face] | None = None,
-                references: list[np.ndarray | None] | None = None, grayscale: bool = False,
+                references: list[np.ndarray | None] | None = None, only: Collection[int] | None = None,
+                canvas: np.ndarray | None = None, grayscale: bool = False,
                 progress: Callable[[int, int], None] | None = None,
                 aborted: Callable[[], bool] | None = None) -> Any: ...
 
@@ -286,16 +287,18 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
         raise UserError("no face found")
     photo = read_photo(record.path)
     pixels = photo.pixels
+    faces = [Face(box=face.box, landmarks=face.landmarks, score=face.score) for face in stored]
     reports: list[dict[str, Any]] = [{} for _ in stored]
     models_used = []
     for restore_pass in plan_passes(stored, {p.id: p for p in library.people()}):
         restorer = services.restorer(restore_pass.model)
-        references = crops.for_pass(restore_pass, restorer.detector, restorer.resolution)
-        faces = [Face(box=stored[i].box, landmarks=stored[i].landmarks, score=stored[i].score)
-                 for i in restore_pass.faces]
-        try:
-            result = restorer.restore(pixels, faces=faces, references=references, grayscale=photo.grayscale,
-                                      aborted=aborted)
+        references: list[np.ndarray | None] = [None] * len(stored)
+        for index, crop in zip(restore_pass.faces, crops.for_pass(restore_pass, restorer.detector,
+                                                                  restorer.resolution), strict=True):
+            references[index] = crop
+        try:  # every pass sees all faces (their territories) and the original pixels, see core.pipeline
+            result = restorer.restore(photo.pixels, faces=faces, references=references, only=restore_pass.faces,
+                                      canvas=pixels, grayscale=photo.grayscale, aborted=aborted)
         except _cancelled() as exc:
             raise WorkCancelled from exc
         pixels = result.pixels

@@ -84,10 +84,11 @@ class FakeRestorer:
     def engine(self):
         return SimpleNamespace(model_name=Path(self.model).stem if self.model else "fake-model")
 
-    def restore(self, pixels, *, faces=None, references=None, grayscale=False, progress=None, aborted=None):
+    def restore(self, pixels, *, faces=None, references=None, only=None, canvas=None, grayscale=False,
+                progress=None, aborted=None):
         used = [r is not None for r in references or []]
-        self.calls.append({"faces": len(faces or []), "references": used})
-        out = pixels.copy()
+        self.calls.append({"faces": len(faces or []), "references": used, "only": only})
+        out = (pixels if canvas is None else canvas).copy()
         slices = max(1, int(self.seconds / 0.01))
         for _ in range(slices):
             if aborted is not None and aborted():
@@ -95,6 +96,8 @@ class FakeRestorer:
             threading.Event().wait(self.seconds / slices)
         reports = []
         for i, face in enumerate(faces or []):
+            if only is not None and i not in only:
+                continue
             x0, y0, x1, y1 = (int(v) for v in face.box)
             out[y0:y1, x0:x1] = np.clip(out[y0:y1, x0:x1].astype(int) + 60, 0, 255)
             has_ref = references is not None and references[i] is not None

@@ -3,13 +3,19 @@
 from collections.abc import Generator
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from ented_desktop.core.face.align import template_for
+from ented_desktop.core.face.detect import Face
+from ented_desktop.core.imageio import read_image_rgb8
 from ented_desktop.core.library import Library
+from ented_desktop.core.pipeline import Restorer as CoreRestorer
+from ented_desktop.core.restore_plan import ReferenceCrops
 from ented_desktop.core.settings import Settings
 from ented_desktop.gui.job_queue import JobQueue
-from ented_desktop.gui.tasks import Outcome, Services, detect_work, factories, restore_work
+from ented_desktop.gui.tasks import Outcome, Services, detect_work, factories, restore_photo, restore_work
 from ented_desktop.gui.workers import WorkControl
 
 from .fakes import FakeFaceFinder, FakeLoader, fake_prepare_reference, make_photo
@@ -115,3 +121,61 @@ def test_a_restore_job_run_again_skips_the_photos_it_already_restored(qtbot, ser
     assert len(library.versions(ids[0])) == 2
     queue.stop_all()
     library.close()
+
+
+class FnEngine:
+    """A stand-in engine: applies ``fns[k]`` to the k-th face of each batch; records its inputs."""
+
+    name, device, model_name, resolution = "fn", "cpu", "fn", 128
+
+    def __init__(self, *fns) -> None:
+        self.fns, self.inputs = fns, []
+
+    def restore(self, lq, ref):
+        self.inputs.append(lq.copy())
+        return np.stack([self.fns[k](x) for k, x in enumerate(lq)]).astype(np.float32)
+
+
+def white(x):
+    return np.ones_like(x)
+
+
+def same(x):
+    return x
+
+
+def two_faces_photo(library, tmp_path) -> tuple[int, list[Face]]:
+    """A noise photo with two 100 px faces 60 px apart, so that each face's crop covers much of the other."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rgb = np.random.default_rng(0).integers(0, 256, (160, 240, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(folder / "two.png")
+    for _ in library.import_paths(library.create_album("family"), [folder]):
+        pass
+    (photo,) = library.photos()
+    faces = [Face((x + 25, 45, x + 75, 100), template_for(100) + np.float32([x, 30]), 0.9) for x in (40, 100)]
+    library.set_faces(photo.id, faces, [None, None], "test")
+    return photo.id, faces
+
+
+def test_faces_restored_by_different_models_do_not_corrupt_each_other(library, tmp_path):
+    photo_id, faces = two_faces_photo(library, tmp_path)
+    model = tmp_path / "anna.safetensors"
+    model.write_bytes(b"weights")
+    anna = library.create_person("Anna", [library.faces_of_photo(photo_id)[0].id])
+    library.set_personal_model(anna, model)
+    engines = {model.absolute(): FnEngine(white), None: FnEngine(same)}
+    settings = Settings()
+    services = Services(lambda: settings, restorer_loader=lambda m, **_: CoreRestorer(engines[m]),
+                        reference_preparer=fake_prepare_reference)
+
+    version_id, reports = restore_photo(library, photo_id, services, lambda: False,
+                                        ReferenceCrops(library, fake_prepare_reference))
+
+    assert [r["model"] for r in reports] == ["anna.safetensors", "general"]
+    original = read_image_rgb8(library.photo(photo_id).path)
+    both = FnEngine(white, same)  # each face with its model, in one call
+    expected = CoreRestorer(both).restore(original, faces=faces).pixels
+    assert np.array_equal(engines[None].inputs[0][0], both.inputs[0][1])  # the general model saw the original
+    (version,) = library.versions(photo_id)
+    assert version.id == version_id and np.array_equal(read_image_rgb8(version.path), expected)
