@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from ented_desktop.core.errors import UserError
 from ented_desktop.core.weights import load_generator
 from tests.training_fixtures import SyntheticTriplets, tiny_config
-from training.loop import IterationDraws, Trainer, ema_beta, snapshot, train
+from training.loop import IterationDraws, Trainer, atomic_torch_save, ema_beta, snapshot, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,6 +100,12 @@ def test_abort_callback_checkpoints_and_resume_continues(tmp_path):
                     progress_fn=seen.append, abort_fn=lambda: len(seen) >= 7)
     assert summary["aborted"] and summary["iteration"] == 7 and "model" not in summary
     assert seen[-1]["iteration"] == 7 and seen[-1]["total"] == 20
+    with pytest.raises(UserError, match="VQ warm-up"):  # 7 < vq_warmup 10: no fitted dictionary yet
+        snapshot(tiny_config(iterations=20), tmp_path, tmp_path / "snap.safetensors")
+    trainer = Trainer(tiny_config(iterations=20), torch.device("cpu"))
+    trainer.load_state_dict(torch.load(tmp_path / "checkpoint.pt", weights_only=True))
+    trainer.reestimate_dictionary(torch.stack([SyntheticTriplets()[i]["gt"] for i in range(16)]))
+    atomic_torch_save(trainer.state_dict(), tmp_path / "checkpoint.pt")  # as after iteration 10's k-means
     iteration, _ = snapshot(tiny_config(iterations=20), tmp_path, tmp_path / "snap.safetensors")
     info = load_generator(tmp_path / "snap.safetensors")[1]
     assert iteration == 7 and info["iterations"] == 7 and info["stages"][0]["train_config"]["name"] == "tiny"
@@ -124,9 +131,10 @@ def test_stats_rows_cover_every_term_and_the_window_before_a_stop(tmp_path):
 def test_a_run_started_again_before_its_first_checkpoint_logs_each_iteration_once(tmp_path):
     train(tiny_config(iterations=3, checkpoint_every=100), tmp_path, dataset=SyntheticTriplets(), show_progress=False)
     (tmp_path / "checkpoint.pt").unlink()  # as if killed before its first checkpoint
-    (tmp_path / "final").rename(tmp_path / "first-final")
-    train(tiny_config(iterations=3, checkpoint_every=100), tmp_path, dataset=SyntheticTriplets(), show_progress=False)
+    summary = train(tiny_config(iterations=3, checkpoint_every=100), tmp_path, dataset=SyntheticTriplets(),
+                    show_progress=False)
     assert [r["iteration"] for r in stats_rows(tmp_path)] == [1, 2, 3]
+    assert "model" not in summary and not (tmp_path / "final").exists()  # 3 < vq_warmup 10: nothing to export
 
 
 @pytest.mark.slow

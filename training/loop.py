@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from ented_desktop.core.atomic import atomic_path, write_text_atomic
 from ented_desktop.core.engines.torch_engine import pick_torch_device
+from ented_desktop.core.errors import UserError
 from ented_desktop.core.network import Discriminator, ENTEDGenerator
 from ented_desktop.core.weights import save_generator
 
@@ -176,6 +177,10 @@ class Trainer:
             dist.broadcast(quantizer.codebook.data, src=0)
         self.g_ema.quantizer.codebook.copy_(quantizer.codebook)
         self._set_quantize(True)
+
+    def in_vq_warmup(self) -> bool:
+        """Before the dictionary is fitted: a model saved now would quantise with an unfit dictionary once loaded."""
+        return self.net_config.vq and not self.generator.quantize
 
     def dictionary_due(self) -> bool:
         cfg, it = self.cfg, self.iteration
@@ -352,10 +357,9 @@ def train(
     window: list[dict] = []
     t_last = time.time()
     for batch in loader:
-        if trainer.dictionary_due():
-            trainer.reestimate_dictionary(
-                _collate_draws(dataset, range(KMEANS_DRAWS, KMEANS_DRAWS + cfg.kmeans_images))["gt"]
-            )
+        if trainer.dictionary_due():  # on other faces each time (the paper re-estimates from the data as it goes)
+            first = KMEANS_DRAWS + trainer.iteration * cfg.kmeans_images
+            trainer.reestimate_dictionary(_collate_draws(dataset, range(first, first + cfg.kmeans_images))["gt"])
         stats = trainer.step(batch)
         now = time.time()
         trainer.elapsed += now - t_last
@@ -390,7 +394,7 @@ def train(
 
     summary = {"iteration": trainer.iteration, "elapsed": trainer.elapsed, "aborted": aborted,
                "perceptual": trainer.perceptual.name}
-    if rank == 0 and trainer.iteration >= cfg.iterations and not aborted:
+    if rank == 0 and trainer.iteration >= cfg.iterations and not aborted and not trainer.in_vq_warmup():
         final = run_dir / "final" / f"{cfg.name}.safetensors"
         summary["sha256"] = export_generator(trainer, final)
         summary["model"] = str(final)
@@ -399,6 +403,9 @@ def train(
 
 def export_generator(trainer: Trainer, path: Path) -> str:
     """Save the EMA generator with what produced it (configuration, iterations, time, perceptual loss)."""
+    if trainer.in_vq_warmup():
+        raise UserError(f"The run is still in its VQ warm-up (iteration {trainer.iteration} of "
+                        f"{trainer.cfg.vq_warmup}); its dictionary is not fitted yet, so there is no model to export.")
     info = {"train_config": json.loads(trainer.cfg.to_json()), "iterations": trainer.iteration,
             "elapsed_s": round(trainer.elapsed), "perceptual": trainer.perceptual.name, "stages": trainer.stages}
     return save_generator(trainer.g_ema, path, info)
