@@ -128,10 +128,10 @@ def test_nobody_or_no_reference_means_the_face_is_its_own_reference(library):
     faces = library.faces_of_photo(library.photos()[0].id)
     (only_pass,) = plan_passes(faces, {p.id: p for p in library.people()})
     assert only_pass.people[0].id == person_id and only_pass.people[1] is None
-    assert crops.for_pass(only_pass, None, RES) == [None, None]
+    assert crops.for_pass(only_pass, None, RES) == ([None, None], [None, None])
 
 
-def test_an_unusable_reference_fails_each_photo_without_being_read_again(library, tmp_path):
+def test_an_unusable_reference_fails_each_request_without_being_read_again(library, tmp_path):
     (face_id,) = faces_in(library, 2, 1)
     person_id = library.create_person("Cleo", [face_id])
     library.set_reference_image(person_id, write_photo(tmp_path / "cleo.png", 9))
@@ -146,3 +146,29 @@ def test_an_unusable_reference_fails_each_photo_without_being_read_again(library
         with pytest.raises(UserError, match="No face was found"):
             crops.crop(library.person(person_id), None, RES)
     assert calls == [1]
+
+
+def test_a_reference_that_cannot_be_used_leaves_only_its_face_without_one(library, tmp_path):
+    anna_face, bob_face, cleo_face = faces_in(library, 0, 3)
+    anna = library.create_person("Anna", [anna_face])
+    bob = library.create_person("Bob", [bob_face])
+    cleo = library.create_person("Cleo", [cleo_face])
+    library.set_reference_image(anna, write_photo(tmp_path / "anna.png", 10)).unlink()  # deleted since
+    library.set_reference_image(bob, write_photo(tmp_path / "bob.png", 11))
+    Image.new("RGB", (50, 50)).save(tmp_path / "wall.png")
+    library.set_reference_image(cleo, tmp_path / "wall.png")
+
+    def prepare(image, detector, resolution):
+        if image.shape[:2] == (50, 50):
+            raise UserError("No face was found in the reference photo.")
+        return np.zeros((resolution, resolution, 3), np.uint8)
+
+    (only_pass,) = plan_passes(library.faces_of_photo(library.photos()[0].id), {p.id: p for p in library.people()})
+    references, problems = ReferenceCrops(library, prepare).for_pass(only_pass, None, RES)
+
+    assert references[0] is None and references[1].shape == (RES, RES, 3) and references[2] is None
+    assert problems[0] == ('the reference photo of Anna cannot be read: Cannot read the photo '
+                           f'"{library.person(anna).reference_image}": the file does not exist; restored without it')
+    assert problems[1] is None
+    assert problems[2] == ("the reference photo of Cleo cannot be used: No face was found in the reference photo; "
+                           "restored without it")

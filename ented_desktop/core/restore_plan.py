@@ -3,7 +3,8 @@
 A face named for a person who has a personal (fine-tuned) model is restored by that model, every other face by
 the general model. A named person's reference is the face picked for them (aligned from its stored landmarks) or
 the image added for them (its face is found by the detector); a face nobody is named for, or whose person has no
-reference yet, is its own reference (``None``, see :mod:`ented_desktop.core.pipeline`).
+reference yet, is its own reference (``None``, see :mod:`ented_desktop.core.pipeline`), and so is a face whose
+person's reference cannot be used (deleted, unreadable, no face in it), with the reason why.
 
 Aligning a reference means reading a whole photo, so :class:`ReferenceCrops` makes each person's crop once and
 hands the same crop to every photo of a batch, until the person's reference changes.
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ented_desktop.core.errors import UserError
+from ented_desktop.core.errors import ImageReadError, UserError
 from ented_desktop.core.face.align import align_face
 from ented_desktop.core.imageio import read_image_rgb8
 from ented_desktop.core.library import FaceRecord, Library, Person
@@ -97,6 +98,22 @@ class ReferenceCrops:
             raise made[1]
         return made[1]
 
-    def for_pass(self, restore_pass: RestorePass, detector: Any, resolution: int) -> list[np.ndarray | None]:
-        """One reference (or None) per face of ``restore_pass``, as ``Restorer.restore`` takes them."""
-        return [self.crop(person, detector, resolution) for person in restore_pass.people]
+    def for_pass(self, restore_pass: RestorePass, detector: Any,
+                 resolution: int) -> tuple[list[np.ndarray | None], list[str | None]]:
+        """One reference (or None) per face of ``restore_pass``, as ``Restorer.restore`` takes them, and for each
+        face why its person's reference is left out (None when it is not). A reference that cannot be used
+        leaves its face without one rather than failing the photo, whose other faces have nothing to do with it."""
+        crops: list[np.ndarray | None] = []
+        problems: list[str | None] = []
+        for person in restore_pass.people:
+            crop, problem = None, None
+            if person is not None:
+                try:
+                    crop = self.crop(person, detector, resolution)
+                except UserError as exc:
+                    verb = "read" if isinstance(exc, ImageReadError) else "used"
+                    problem = (f"the reference photo of {person.name} cannot be {verb}: {str(exc).rstrip('.')}; "
+                               "restored without it")
+            crops.append(crop)
+            problems.append(problem)
+        return crops, problems

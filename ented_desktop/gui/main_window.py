@@ -120,6 +120,8 @@ def face_outcome(report: dict[str, Any]) -> str:
     who = report.get("person") or "Unnamed face"
     if not report.get("restored"):
         return f"{who}: not restored ({report.get('reason') or 'no reason given'})"
+    if report.get("fallback"):  # restored otherwise than planned: say why
+        return f"{who}: {report['fallback']}"
     if report.get("reference") == "person":
         how = f"restored with {who}'s reference"
     else:

@@ -293,8 +293,8 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
     for restore_pass in plan_passes(stored, {p.id: p for p in library.people()}):
         restorer = services.restorer(restore_pass.model)
         references: list[np.ndarray | None] = [None] * len(stored)
-        for index, crop in zip(restore_pass.faces, crops.for_pass(restore_pass, restorer.detector,
-                                                                  restorer.resolution), strict=True):
+        pass_references, reference_problems = crops.for_pass(restore_pass, restorer.detector, restorer.resolution)
+        for index, crop in zip(restore_pass.faces, pass_references, strict=True):
             references[index] = crop
         try:  # every pass sees all faces (their territories) and the original pixels, see core.pipeline
             result = restorer.restore(photo.pixels, faces=faces, references=references, only=restore_pass.faces,
@@ -303,9 +303,10 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
             raise WorkCancelled from exc
         pixels = result.pixels
         models_used.append(restorer.engine.model_name)
-        for face_report, index, person in zip(result.faces, restore_pass.faces, restore_pass.people,
-                                              strict=True):
-            reports[index] = _face_report(index, stored[index].id, person, face_report, restore_pass.model)
+        for face_report, index, person, problem in zip(result.faces, restore_pass.faces, restore_pass.people,
+                                                       reference_problems, strict=True):
+            fallback = problem if face_report.restored else None
+            reports[index] = _face_report(index, stored[index].id, person, face_report, restore_pass.model, fallback)
     if not any(r["restored"] for r in reports):
         raise UserError(f"no face could be restored ({'; '.join(r['reason'] for r in reports)})")
     used_people = sorted({r["person_id"] for r in reports
@@ -318,12 +319,14 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
     return version_id, reports
 
 
-def _face_report(index: int, face_id: int, person: Person | None, outcome: Any,
-                 model: Path | None) -> dict[str, Any]:
-    """What a version records about one face (core.pipeline.FaceReport plus who and which model)."""
+def _face_report(index: int, face_id: int, person: Person | None, outcome: Any, model: Path | None,
+                 fallback: str | None) -> dict[str, Any]:
+    """What a version records about one face (core.pipeline.FaceReport plus who, which model, and why the
+    person's reference or model was not used when it was not)."""
     return {"index": index, "face_id": face_id, "person_id": person.id if person else None,
             "person": person.name if person else None, "restored": bool(outcome.restored),
-            "reference": outcome.reference, "reason": outcome.reason, "model": model.name if model else "general"}
+            "reference": outcome.reference, "reason": outcome.reason, "model": model.name if model else "general",
+            "fallback": fallback}
 
 
 def restore_work(library: Library, services: Services, photo_ids: list[int], job_id: int | None = None) -> Callable:

@@ -15,6 +15,7 @@ from ented_desktop.core.pipeline import Restorer as CoreRestorer
 from ented_desktop.core.restore_plan import ReferenceCrops
 from ented_desktop.core.settings import Settings
 from ented_desktop.gui.job_queue import JobQueue
+from ented_desktop.gui.main_window import face_outcome
 from ented_desktop.gui.tasks import Outcome, Services, detect_work, factories, restore_photo, restore_work
 from ented_desktop.gui.workers import WorkControl
 
@@ -179,3 +180,23 @@ def test_faces_restored_by_different_models_do_not_corrupt_each_other(library, t
     assert np.array_equal(engines[None].inputs[0][0], both.inputs[0][1])  # the general model saw the original
     (version,) = library.versions(photo_id)
     assert version.id == version_id and np.array_equal(read_image_rgb8(version.path), expected)
+
+
+def test_a_deleted_reference_photo_leaves_its_face_without_a_reference_and_the_others_alone(
+        library, services, tmp_path):
+    photo_id, _ = two_faces_photo(library, tmp_path)
+    first, second = library.faces_of_photo(photo_id)
+    anna = library.create_person("Anna", [first.id])
+    bob = library.create_person("Bob", [second.id])
+    library.set_reference_image(bob, make_photo(tmp_path / "bob.png", 100))
+    library.set_reference_image(anna, make_photo(tmp_path / "anna.png", 200)).unlink()  # deleted since
+
+    _, reports = restore_photo(library, photo_id, services, lambda: False,
+                               ReferenceCrops(library, fake_prepare_reference))
+
+    assert [(r["person"], r["restored"], r["reference"]) for r in reports] == [
+        ("Anna", True, "self"), ("Bob", True, "person")]
+    assert reports[0]["fallback"].startswith('the reference photo of Anna cannot be read: Cannot read the photo "')
+    assert reports[0]["fallback"].endswith("the file does not exist; restored without it")
+    assert reports[1]["fallback"] is None
+    assert face_outcome(reports[0]) == f"Anna: {reports[0]['fallback']}"
