@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -272,10 +272,12 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
                   crops: ReferenceCrops, job_id: int | None = None) -> tuple[int, list[dict[str, Any]]]:
     """Restore one photo into a new version (made by job ``job_id``); returns its id and one report per face.
 
-    Each face gets its person's personal model and reference when they have them (core.restore_plan);
-    ``crops`` keeps the aligned references for the other photos of the batch. Raises UserError, and makes
-    no version, when the photo's file changed since its faces were found (the stored face positions belong
-    to the old image), when it has no face recorded, or when none of its faces could be restored."""
+    Each face gets its person's personal model and reference when they have them (core.restore_plan), or,
+    when that model or reference cannot be used, the general model or itself as reference, and its report's
+    ``fallback`` says why. ``crops`` keeps the aligned references for the other photos of the batch. Raises
+    UserError, and makes no version, when the photo's file changed since its faces were found (the stored
+    face positions belong to the old image), when it has no face recorded, or when none of its faces could be
+    restored."""
     changed = library.refresh_photo(photo_id)
     record = library.photo(photo_id)
     stored = library.faces_of_photo(photo_id)
@@ -290,7 +292,11 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
     faces = [Face(box=face.box, landmarks=face.landmarks, score=face.score) for face in stored]
     reports: list[dict[str, Any]] = [{} for _ in stored]
     models_used = []
-    for restore_pass in plan_passes(stored, {p.id: p for p in library.people()}):
+    people = {p.id: p for p in library.people()}
+    named = {face.person_id for face in stored} & people.keys()
+    model_problems = _unusable_personal_models(services, [people[i] for i in named])
+    people = {i: replace(p, personal_model=None) if i in model_problems else p for i, p in people.items()}
+    for restore_pass in plan_passes(stored, people):
         restorer = services.restorer(restore_pass.model)
         references: list[np.ndarray | None] = [None] * len(stored)
         pass_references, reference_problems = crops.for_pass(restore_pass, restorer.detector, restorer.resolution)
@@ -305,7 +311,8 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
         models_used.append(restorer.engine.model_name)
         for face_report, index, person, problem in zip(result.faces, restore_pass.faces, restore_pass.people,
                                                        reference_problems, strict=True):
-            fallback = problem if face_report.restored else None
+            problems = (problem, model_problems.get(person.id) if person else None)
+            fallback = ("; ".join(p for p in problems if p) or None) if face_report.restored else None
             reports[index] = _face_report(index, stored[index].id, person, face_report, restore_pass.model, fallback)
     if not any(r["restored"] for r in reports):
         raise UserError(f"no face could be restored ({'; '.join(r['reason'] for r in reports)})")
@@ -317,6 +324,20 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
         job_id=job_id,
     )
     return version_id, reports
+
+
+def _unusable_personal_models(services: Services, people: list[Person]) -> dict[int, str]:
+    """Why each of ``people``'s personal models cannot be loaded (person id -> a sentence for the face report).
+    Their faces are restored with the general model: one damaged personal model must not stop a batch."""
+    problems: dict[int, str] = {}
+    for person in people:
+        if person.personal_model is not None:
+            try:
+                services.restorer(person.personal_model)
+            except ModelError as exc:
+                problems[person.id] = (f"the personal model of {person.name} cannot be used: "
+                                       f"{str(exc).rstrip('.')}; restored with the general model")
+    return problems
 
 
 def _face_report(index: int, face_id: int, person: Person | None, outcome: Any, model: Path | None,
@@ -348,7 +369,7 @@ def restore_work(library: Library, services: Services, photo_ids: list[int], job
                 version_id, _ = restore_photo(library, photo_id, services, control.should_stop, crops, job_id)
             except UserError as exc:
                 if isinstance(exc, ModelError):
-                    raise  # the model is the problem, not this photo: stop with its message
+                    raise  # the general model is the problem, not this photo: stop with its message
                 problems.append((name, str(exc)))
                 continue
             control.checkpoint()  # a stop asked for during that photo: do not start the next

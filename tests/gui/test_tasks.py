@@ -2,11 +2,13 @@
 
 from collections.abc import Generator
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from ented_desktop.core.errors import ModelError
 from ented_desktop.core.face.align import template_for
 from ented_desktop.core.face.detect import Face
 from ented_desktop.core.imageio import read_image_rgb8
@@ -19,7 +21,7 @@ from ented_desktop.gui.main_window import face_outcome
 from ented_desktop.gui.tasks import Outcome, Services, detect_work, factories, restore_photo, restore_work
 from ented_desktop.gui.workers import WorkControl
 
-from .fakes import FakeFaceFinder, FakeLoader, fake_prepare_reference, make_photo
+from .fakes import FakeFaceFinder, FakeLoader, FakeRestorer, fake_prepare_reference, make_photo
 
 
 def run(work) -> Outcome:
@@ -200,3 +202,42 @@ def test_a_deleted_reference_photo_leaves_its_face_without_a_reference_and_the_o
     assert reports[0]["fallback"].endswith("the file does not exist; restored without it")
     assert reports[1]["fallback"] is None
     assert face_outcome(reports[0]) == f"Anna: {reports[0]['fallback']}"
+
+
+def test_a_missing_personal_model_restores_its_faces_with_the_general_model(library, tmp_path):
+    def loader(model=None, **_):
+        if model is not None and not Path(model).is_file():
+            raise ModelError(f"Model file {model} does not exist.")
+        return FakeRestorer(model)
+
+    settings = Settings()
+    services = Services(lambda: settings, face_finder=lambda s: FakeFaceFinder(), restorer_loader=loader,
+                        reference_preparer=fake_prepare_reference)
+    ids = import_photos(library, tmp_path / "photos", (200, 100))
+    run(detect_work(library, services, ids))
+    model = tmp_path / "anna.safetensors"
+    model.write_bytes(b"weights")
+    anna = library.create_person("Anna", [library.faces_of_photo(ids[0])[0].id])
+    library.set_personal_model(anna, model)
+    model.unlink()
+
+    outcome = run(restore_work(library, services, ids))
+
+    assert outcome.text == "Restored 2 of 2 photos."
+    (report,) = library.versions(ids[0])[0].report["faces"]
+    assert report["model"] == "general" and report["restored"]
+    assert report["fallback"] == (f"the personal model of Anna cannot be used: Model file {model.absolute()} "
+                                  "does not exist; restored with the general model")
+    assert library.versions(ids[1])[0].report["faces"][0]["fallback"] is None
+
+
+def test_a_missing_general_model_stops_the_job(library, tmp_path):
+    def loader(model=None, **_):
+        raise ModelError("No trained ENTED model is installed.")
+
+    settings = Settings()
+    services = Services(lambda: settings, face_finder=lambda s: FakeFaceFinder(), restorer_loader=loader)
+    ids = import_photos(library, tmp_path / "photos", (200,))
+    run(detect_work(library, services, ids))
+    with pytest.raises(ModelError, match="No trained ENTED model"):
+        run(restore_work(library, services, ids))
