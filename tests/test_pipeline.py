@@ -128,6 +128,7 @@ def test_a_sharp_large_face_is_not_degraded(portrait, detector):
     large = cv2.addWeighted(large, 1.8, cv2.GaussianBlur(large, (0, 0), 3), -0.8, 0)  # sharp
     result = Restorer(FakeEngine(blur), detector).restore(large)
     assert result.faces[0].size > 128 and result.restored_count == 1
+    assert "larger than the model's 128 px" in result.faces[0].reason  # says why little changed
     assert psnr(result.pixels, large) > 45
 
 

@@ -160,6 +160,9 @@ class Restorer:
             kind = "self" if ref is None else "person"
             reason = "restored with the person's reference" if ref is not None else (
                 "restored without a reference (the face served as its own reference)")
+            if face.size > res:  # so a user who sees little change knows why
+                reason += (f"; the face is larger than the model's {res} px, so only fine detail the photo lacks "
+                           "was added and its own detail (grain, dust, texture) was kept")
             reports.append(FaceReport(i, face.box, face.size, True, kind, reason))
             todo.append((i, lq, ref_img, matrix))
 
