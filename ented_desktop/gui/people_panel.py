@@ -46,11 +46,18 @@ def dropped_image(paths: list[Path]) -> Path | None:
     return next((p for p in paths if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES), None)
 
 
+def is_suggested(person: Person, suggestion: ReferenceCandidate | None) -> bool:
+    """The person's reference is the suggested face (however it was chosen)."""
+    return suggestion is not None and person.reference_image is None and person.reference_face_id == suggestion.face_id
+
+
 def reference_text(person: Person, suggestion: ReferenceCandidate | None, pending: bool) -> str:
-    if person.reference_image is not None:
-        return "Reference: an image you added."
-    if person.reference_face_id is not None:
-        return "Reference: a face you picked."
+    if suggestion is not None and is_suggested(person, suggestion):
+        return f"Reference: the suggested face ({suggestion.why})."
+    current = ("Reference: an image you added." if person.reference_image is not None else
+               "Reference: a face you picked." if person.reference_face_id is not None else None)
+    if current is not None:
+        return current + (f" Suggested: {suggestion.why}." if suggestion is not None else "")
     if pending:
         return "No reference yet; looking for the best face…"
     if suggestion is not None:
@@ -280,15 +287,14 @@ class PeoplePanel(QWidget):
         except UserError:
             self.refresh()
             return
-        needs = person.reference_face_id is None and person.reference_image is None
         pending = self.calls.busy(("suggest", person_id))
-        if needs and person_id not in self._suggested and not pending:
+        if person_id not in self._suggested and not pending:
             library = self.library
             self.calls.call(("suggest", person_id), lambda: library.suggest_reference(person_id))
             pending = True
         suggestion = self._suggested.get(person_id)
         self.detail.setText(f"<b>{person.name}</b><br>{reference_text(person, suggestion, pending)}")
-        self.use_suggested.setEnabled(needs and suggestion is not None)
+        self.use_suggested.setEnabled(suggestion is not None and not is_suggested(person, suggestion))
 
     # -- references ------------------------------------------------------------------------------
     def accept_suggested_reference(self) -> None:
@@ -300,7 +306,10 @@ class PeoplePanel(QWidget):
                     "Reference set: " + suggestion.why + ".")
 
     def set_reference_face(self, person_id: int, face_id: int) -> None:
-        self._write(lambda: self.library.set_reference_face(person_id, face_id), "Reference face set.")
+        suggestion = self._suggested.get(person_id)
+        done = ("Reference set: the suggested face." if suggestion is not None and suggestion.face_id == face_id
+                else "Reference face set.")
+        self._write(lambda: self.library.set_reference_face(person_id, face_id), done)
 
     def choose_reference_face(self) -> None:
         person_id = self.current_person_id()

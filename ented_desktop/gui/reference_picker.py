@@ -33,6 +33,8 @@ class ReferencePicker(QDialog):
         self.setWindowTitle(f"Reference for {person.name}")
         self.library = library
         self.person_id = person_id
+        self.reference_face_id = person.reference_face_id
+        self._picked = False  # a face clicked before the ranking arrived stays chosen
         self.calls = AsyncCalls(self)
         self.calls.done.connect(self._on_done)
         self.calls.failed.connect(self._on_failed)
@@ -44,6 +46,7 @@ class ReferencePicker(QDialog):
         self.faces.setMovement(QListView.Movement.Static)
         self.faces.setWordWrap(True)
         self.faces.itemDoubleClicked.connect(lambda _: self.accept())
+        self.faces.itemPressed.connect(self._on_pressed)
         self.note = QLabel("Ranking the faces by sharpness, size and pose…")
         self.note.setWordWrap(True)
         standard = QDialogButtonBox.StandardButton
@@ -64,10 +67,13 @@ class ReferencePicker(QDialog):
             item.setData(FaceIdRole, face.id)
             self.faces.addItem(item)
             self.calls.call(("crop", face.id), lambda fid=face.id: face_crop(library, fid, PICK_SIZE))
-            if face.id == person.reference_face_id:
+            if face.id == self.reference_face_id:
                 self.faces.setCurrentItem(item)
         self.ok.setEnabled(self.faces.currentItem() is not None)
         self.calls.call("rank", lambda: library.reference_candidates(person_id))
+
+    def _on_pressed(self, _item: QListWidgetItem) -> None:
+        self._picked = True
 
     def _on_failed(self, key: object, message: str) -> None:
         if key == "rank":
@@ -88,19 +94,30 @@ class ReferencePicker(QDialog):
             self._show_ranking(list(value))  # type: ignore[call-overload]
 
     def _show_ranking(self, ranked: list[ReferenceCandidate]) -> None:
-        """Best first; the best is marked as the suggestion and each face says why it ranks there."""
+        """Best first; the best is marked as the suggestion and each face says why it ranks there.
+
+        The current face becomes the person's reference, else the suggestion (so Enter takes it), unless
+        the user already clicked one. Whatever Qt made current meanwhile (the first face, on focus) is no
+        choice: it would make Enter take an arbitrary face."""
+        chosen = self.face_id() if self._picked else self.reference_face_id
+        if chosen is None and ranked:
+            chosen = ranked[0].face_id
         for position, candidate in enumerate(ranked):
             item = self._item(candidate.face_id)
             if item is None:
                 continue
             self.faces.takeItem(self.faces.row(item))
             self.faces.insertItem(position, item)
-            item.setText(("★ Suggested\n" if position == 0 else "") + candidate.why)
+            current = " (current reference)" if candidate.face_id == self.reference_face_id else ""
+            item.setText(("★ Suggested\n" if position == 0 else "") + candidate.why + current)
             item.setToolTip(f"Score {candidate.score:.2f}: {candidate.why}")
         self.note.setText("Best candidates first (sharp, large and frontal faces make the best references). "
                           "Double-click a face to use it." if ranked else
                           "None of these faces could be measured; any of them can still be chosen.")
-        if self.faces.currentItem() is None and self.faces.count():
+        item = self._item(chosen) if chosen is not None else None
+        if item is not None:
+            self.faces.setCurrentItem(item)
+        elif self.faces.currentItem() is None and self.faces.count():
             self.faces.setCurrentRow(0)
 
     def face_id(self) -> int | None:

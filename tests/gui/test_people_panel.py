@@ -1,5 +1,7 @@
 """People panel: list, a dropped image becomes the reference, suggestions confirm or reject in one click."""
 
+import threading
+
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
@@ -12,13 +14,14 @@ from ented_desktop.gui.people_panel import PeoplePanel, dropped_image, reference
 from .fakes import FakeFaceFinder, make_photo
 
 
-@pytest.fixture
-def library(tmp_path):
+def make_library(tmp_path, shades):
+    """A library with one photo per shade (in that order), each with its face found; bright faces are the
+    sharpest (their edges have the most contrast)."""
     lib = Library(tmp_path / "lib")
     album = lib.create_album("a")
     folder = tmp_path / "photos"
     folder.mkdir()
-    for i, shade in enumerate((200, 200, 200, 60, 60)):
+    for i, shade in enumerate(shades):
         make_photo(folder / f"p{i}.jpg", shade)
     for _ in lib.import_paths(album, [folder]):
         pass
@@ -28,6 +31,12 @@ def library(tmp_path):
     for photo in lib.photos():
         faces, embeddings = finder.find(read_image_rgb8(photo.path))
         lib.set_faces(photo.id, faces, embeddings, finder.name)
+    return lib
+
+
+@pytest.fixture
+def library(tmp_path):
+    lib = make_library(tmp_path, (200, 200, 200, 60, 60))
     yield lib
     lib.close()
 
@@ -133,3 +142,39 @@ def test_reference_picker_ranks_faces_with_reasons(qtbot, library):
     chosen = picker.face_id()
     picker.accept()
     assert chosen in faces
+
+
+def test_reference_picker_preselects_the_suggested_face_though_the_list_took_focus_first(qtbot, tmp_path):
+    from ented_desktop.gui.reference_picker import ReferencePicker
+
+    library = make_library(tmp_path, (60, 200, 60))  # the first face is not the best one
+    person = library.create_person("Anna", [f.id for f in library.faces_of_person(None)])
+    ranked = threading.Event()
+    rank = library.reference_candidates
+    library.reference_candidates = lambda pid: ranked.wait(5) and rank(pid)  # the ranking takes its time
+    picker = ReferencePicker(library, person)
+    qtbot.addWidget(picker)
+    picker.show()
+    qtbot.waitExposed(picker)
+    picker.faces.setFocus()  # Qt makes the first face current when the list gets the focus
+    ranked.set()
+    qtbot.waitUntil(lambda: picker.faces.item(0).text().startswith("★ Suggested"), timeout=5000)
+    assert picker.face_id() == rank(person)[0].face_id
+    assert picker.faces.currentRow() == 0
+    picker.reject()
+    library.close()
+
+
+def test_suggested_reference_stays_offered_until_it_is_the_reference(qtbot, panel, library):
+    faces = [f.id for f in library.faces_of_person(None)][2:]  # one bright (sharp) face, two dark ones
+    person = library.create_person("Anna", faces)
+    best = library.suggest_reference(person).face_id
+    blurry = next(f for f in faces if f != best)
+    library.set_reference_face(person, blurry)
+    panel.refresh()
+    panel.select_person(person)
+    qtbot.waitUntil(lambda: panel.use_suggested.isEnabled(), timeout=5000)
+    assert "a face you picked" in panel.detail.text() and "Suggested:" in panel.detail.text()
+    panel.set_reference_face(person, best)  # picked by hand in the picker
+    qtbot.waitUntil(lambda: "the suggested face" in panel.detail.text(), timeout=5000)
+    assert not panel.use_suggested.isEnabled()
