@@ -60,6 +60,7 @@ from ented_desktop.gui.name_face_dialog import NameFaceDialog
 from ented_desktop.gui.people_panel import PeoplePanel
 from ented_desktop.gui.problems_panel import ProblemsPanel
 from ented_desktop.gui.qimage import qimage_from_rgb
+from ented_desktop.gui.reference_check import shows_a_face
 from ented_desktop.gui.settings_dialog import SettingsDialog
 from ented_desktop.gui.tasks import (
     FacesFound,
@@ -286,7 +287,7 @@ class MainWindow(QMainWindow):
         albums_layout.addWidget(add)
         self.albums_dock = self._dock("Albums", albums_box, Qt.DockWidgetArea.LeftDockWidgetArea)
 
-        self.people_panel = PeoplePanel(self.library, parent=self)
+        self.people_panel = PeoplePanel(self.library, self._reference_shows_a_face, parent=self)
         self.people_panel.message.connect(self.status)
         self.people_panel.peopleChanged.connect(self._on_people_changed)
         self.people_panel.restorePersonRequested.connect(self.restore_person)
@@ -393,6 +394,11 @@ class MainWindow(QMainWindow):
     def _warn(self, text: str) -> None:
         self.status(text)
         QMessageBox.warning(self, "ENTED Desktop", text)
+
+    def _reference_shows_a_face(self, path: Path) -> bool:
+        """The people panel's check of a chosen reference image (runs on a worker thread)."""
+        model_dir = self.settings.model_dir
+        return shows_a_face(path, Path(model_dir) if model_dir else None)
 
     def _thumbnail_loader(self) -> Callable[[int], Path]:
         library, size = self.library, self.settings.thumbnail_size

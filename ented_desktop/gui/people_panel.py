@@ -146,10 +146,13 @@ class PeoplePanel(QWidget):
     restorePersonRequested = Signal(int)
     message = Signal(str)  # a one-line outcome or error for the status bar
 
-    def __init__(self, library: Library, calls: AsyncCalls | None = None,
+    def __init__(self, library: Library, face_check: Callable[[Path], bool], calls: AsyncCalls | None = None,
                  parent: QWidget | None = None) -> None:
+        """``face_check(path)`` says whether an image shows a face (gui.reference_check.shows_a_face); it runs
+        off the main thread."""
         super().__init__(parent)
         self.library = library
+        self.face_check = face_check
         self.calls = calls or AsyncCalls(self)
         self.calls.done.connect(self._on_done)
         self.calls.failed.connect(self._on_failed)
@@ -333,8 +336,25 @@ class PeoplePanel(QWidget):
             self.set_reference_image(person_id, Path(name))
 
     def set_reference_image(self, person_id: int, path: Path) -> None:
-        self._write(lambda: self.library.set_reference_image(person_id, path),
-                    f'"{path.name}" is now the reference.')
+        """Checked for a face first, in the background: an image without one would only fail the restores."""
+        check = self.face_check
+        if self.calls.call(("check", person_id, path), lambda: check(path)):
+            self.message.emit(f'Looking for a face in "{path.name}"…')
+
+    def _on_checked(self, person_id: int, path: Path, has_face: bool) -> None:
+        if has_face:
+            self._write(lambda: self.library.set_reference_image(person_id, path),
+                        f'"{path.name}" is now the reference.')
+            return
+        try:
+            name = self.library.person(person_id).name
+        except UserError:  # removed meanwhile: nothing to refuse
+            return
+        self._refuse(f"No face was found in {path.name}; choose a photo that shows {name}'s face.")
+
+    def _refuse(self, text: str) -> None:
+        self.message.emit(text)
+        QMessageBox.warning(self, "ENTED Desktop", text)
 
     def rename_person(self) -> None:
         person_id = self.current_person_id()
@@ -424,6 +444,8 @@ class PeoplePanel(QWidget):
                 self.refresh_suggestions()
                 return
             self._show_suggestions(list(value))  # type: ignore[call-overload]
+        elif isinstance(key, tuple) and key[0] == "check":
+            self._on_checked(key[1], key[2], bool(value))
         elif isinstance(key, tuple) and key[0] == "suggest":
             self._suggested[key[1]] = value  # type: ignore[assignment]
             if self.current_person_id() == key[1]:
@@ -454,7 +476,9 @@ class PeoplePanel(QWidget):
         return faces[0].id if faces else None
 
     def _on_failed(self, key: object, message: str) -> None:
-        if key == "groups" and self._groups_stale:
+        if isinstance(key, tuple) and key[0] == "check":
+            self._refuse(message)  # the core's sentence names the file and the reason
+        elif key == "groups" and self._groups_stale:
             self._groups_stale = False
             self.refresh_suggestions()
         elif key == "groups" or (isinstance(key, tuple) and key[0] == "suggest"):

@@ -41,9 +41,14 @@ def library(tmp_path):
     lib.close()
 
 
+def fake_face_check(path):
+    """Stands in for gui.reference_check.shows_a_face: images named no_face* have none."""
+    return not path.stem.startswith("no_face")
+
+
 @pytest.fixture
 def panel(qtbot, library):
-    widget = PeoplePanel(library)
+    widget = PeoplePanel(library, fake_face_check)
     qtbot.addWidget(widget)
     widget.resize(380, 700)
     widget.show()
@@ -80,8 +85,9 @@ def test_dropping_an_image_on_a_person_makes_it_their_reference(qtbot, panel, li
     image = make_photo(tmp_path / "portrait.png", 180, size=(200, 200))
     item_rect = panel.people.visualItemRect(panel.people.item(0))
     drop_on(panel.people.viewport(), item_rect.center(), [tmp_path / "notes.txt", image])
+    qtbot.waitUntil(lambda: library.person(person).reference_image is not None, timeout=5000)
     stored = library.person(person).reference_image
-    assert stored is not None and stored.read_bytes() == image.read_bytes()
+    assert stored.read_bytes() == image.read_bytes()
     assert "an image you added" in panel.detail.text()
 
 
@@ -178,3 +184,31 @@ def test_suggested_reference_stays_offered_until_it_is_the_reference(qtbot, pane
     panel.set_reference_face(person, best)  # picked by hand in the picker
     qtbot.waitUntil(lambda: "the suggested face" in panel.detail.text(), timeout=5000)
     assert not panel.use_suggested.isEnabled()
+
+
+def test_a_reference_file_without_a_face_is_refused_and_the_reference_kept(qtbot, panel, library, tmp_path,
+                                                                           monkeypatch):
+    face = library.faces_of_person(None)[0].id
+    person = library.create_person("Little Tom", [face])
+    library.set_reference_face(person, face)
+    panel.refresh()
+    panel.select_person(person)
+    warnings = []
+    monkeypatch.setattr("ented_desktop.gui.people_panel.QMessageBox.warning",
+                        lambda parent, title, text: warnings.append(text))
+    statuses = []
+    panel.message.connect(statuses.append)
+    picture = make_photo(tmp_path / "no_face.png", 180)
+    monkeypatch.setattr("ented_desktop.gui.people_panel.QFileDialog.getOpenFileName",
+                        lambda *a, **k: (str(picture), ""))
+    panel.choose_reference_file()
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
+    assert warnings == ["No face was found in no_face.png; choose a photo that shows Little Tom's face."]
+    assert statuses[-1] == warnings[0]
+    assert library.person(person).reference_face_id == face and library.person(person).reference_image is None
+
+    unreadable = tmp_path / "broken.png"
+    unreadable.write_bytes(b"not a picture")
+    panel.set_reference_image(person, unreadable)
+    qtbot.waitUntil(lambda: len(warnings) == 2, timeout=5000)
+    assert "broken.png" in warnings[1] and library.person(person).reference_face_id == face
