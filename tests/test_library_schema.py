@@ -40,6 +40,19 @@ def test_a_version_1_library_opens_with_the_current_code(tmp_path):
         assert lib.create_person("New") == 1
 
 
+def test_sharpness_measured_the_old_way_is_forgotten(tmp_path):
+    v1_library(tmp_path / "lib")
+    conn = sqlite3.connect(tmp_path / "lib" / "library.sqlite3", isolation_level=None)
+    migrate(conn, target=3)
+    conn.execute(
+        "INSERT INTO faces (id, photo_id, x0, y0, x1, y1, landmarks, score, detector, sharpness) "
+        "VALUES (5, 7, 0, 0, 1, 1, x'00', 0.9, 'x', 54.0)"
+    )
+    conn.close()
+    with Library(tmp_path / "lib") as lib:
+        assert lib._conn().execute("SELECT sharpness FROM faces WHERE id = 5").fetchone()[0] is None
+
+
 def test_migrating_twice_changes_nothing(tmp_path):
     conn = sqlite3.connect(tmp_path / "db", isolation_level=None)
     assert migrate(conn) == 0

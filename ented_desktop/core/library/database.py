@@ -1017,7 +1017,7 @@ class Library:
                     crop, _ = align_face(image, landmarks, references.SHARPNESS_CROP_SIZE)
                 except ValueError:  # degenerate landmarks: not a usable reference
                     continue
-                measured[r["id"]] = references.laplacian_variance(crop)
+                measured[r["id"]] = references.detail_sharpness(crop)
         if measured:
             with self._write() as conn:
                 conn.executemany(

@@ -128,8 +128,12 @@ _V3 = (
     "CREATE INDEX versions_job ON versions(job_id)",
 )
 
+# Version 4: sharpness is measured another way (references.detail_sharpness, which grain and JPEG blocks do
+# not inflate); the old values are forgotten and measured again the next time references are ranked.
+_V4 = ("UPDATE faces SET sharpness = NULL",)
+
 # MIGRATIONS[n] takes a version-n database to version n + 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
