@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QRadioButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -27,7 +29,15 @@ from ented_desktop.core.settings import (
     export_pattern_problem,
 )
 from ented_desktop.gui.settings_dialog import FORMAT_LABELS
-from ented_desktop.gui.wording import count
+
+
+@dataclass(frozen=True)
+class ExportScope:
+    """Restored versions the user may export together, e.g. "This photo (a.jpg)" or "10 restored photos in
+    Family"."""
+
+    label: str
+    version_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -36,12 +46,27 @@ class ExportChoice:
     format: str
     quality: int
     pattern: str
+    version_ids: tuple[int, ...]
 
 
 class ExportDialog(QDialog):
-    def __init__(self, photos: int, settings: Settings, folder: str, parent: QWidget | None = None) -> None:
+    """``scopes`` (at least one) are offered as a choice when there are several; the first is chosen."""
+
+    def __init__(self, scopes: list[ExportScope], settings: Settings, folder: str,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export restored photos")
+        self.scopes = scopes
+        self.scope_buttons = QButtonGroup(self)
+        what = QVBoxLayout()
+        if len(scopes) == 1:
+            what.addWidget(QLabel(scopes[0].label))
+        else:
+            for index, scope in enumerate(scopes):
+                button = QRadioButton(scope.label.replace("&", "&&"))  # "&" would mark a shortcut
+                button.setChecked(index == 0)
+                self.scope_buttons.addButton(button, index)
+                what.addWidget(button)
         self.folder = QLineEdit(folder)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -60,10 +85,11 @@ class ExportDialog(QDialog):
         self.problem = QLabel()
         self.problem.setStyleSheet("color: #b03a2e")
         self.problem.setWordWrap(True)
-        note = QLabel(f"{count(photos, 'restored photo')} will be written with the original's EXIF data "
-                      "and colour profile. Existing files are never replaced: a free name is taken.")
+        note = QLabel("Each photo is written with its original's EXIF data and colour profile. Existing files "
+                      "are never replaced: a free name is taken.")
         note.setWordWrap(True)
         form = QFormLayout()
+        form.addRow("Export:", what)
         form.addRow("Folder:", folder_row)
         form.addRow("Format:", self.format)
         form.addRow("JPEG quality:", self.quality)
@@ -101,5 +127,6 @@ class ExportDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(problem is None)
 
     def choice(self) -> ExportChoice:
+        scope = self.scopes[max(0, self.scope_buttons.checkedId())]  # -1: one scope, so no buttons
         return ExportChoice(self.folder.text().strip(), self.format.currentData(), self.quality.value(),
-                            self.pattern.text())
+                            self.pattern.text(), scope.version_ids)

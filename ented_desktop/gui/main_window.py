@@ -49,7 +49,7 @@ from ented_desktop.core.library import FaceRecord, Library, Person, Version
 from ented_desktop.core.settings import Settings, save_settings
 from ented_desktop.gui.async_calls import AsyncCalls
 from ented_desktop.gui.compare_view import CompareMode, CompareView
-from ented_desktop.gui.export_dialog import ExportDialog
+from ented_desktop.gui.export_dialog import ExportDialog, ExportScope
 from ented_desktop.gui.face_images import cut_face
 from ented_desktop.gui.face_overlay import FaceMark, FaceOverlayView
 from ented_desktop.gui.finetune_dialog import FinetuneCandidate, FinetuneDialog
@@ -782,29 +782,46 @@ class MainWindow(QMainWindow):
         if ids:
             self.submit_detection(ids)
 
-    def versions_to_export(self) -> list[int]:
-        if self.tabs.currentIndex() == TAB_COMPARE and self.current_version is not None:
-            return [self.current_version]
-        ids = []
-        for photo_id in self.selected_photo_ids():
-            versions = self.library.versions(photo_id)
-            if versions:
-                ids.append(versions[-1].id)
-        return ids
+    def _latest_versions(self, photo_ids: list[int]) -> tuple[int, ...]:
+        """The newest version of each of the photos that has one."""
+        return tuple(versions[-1].id for versions in map(self.library.versions, photo_ids) if versions)
+
+    def export_scopes(self) -> list[ExportScope]:
+        """What Export offers: the selected photos when several are selected; else this photo (the version
+        shown in Compare) and every restored photo of the album. Empty when none of them is restored."""
+        selected = sorted({i.data(PhotoIdRole) for i in self.grid.selectionModel().selectedIndexes()})
+        shown = self.current_version if self.tabs.currentIndex() == TAB_COMPARE else None
+        if len(selected) > 1 and shown is None:
+            ids = self._latest_versions(selected)
+            return [ExportScope(f"The {count(len(ids), 'selected restored photo')}", ids)] if ids else []
+        scopes = []
+        this: tuple[int, ...] = ()
+        if shown is not None:
+            this = (shown,)
+        elif self.current_photo is not None:
+            this = self._latest_versions([self.current_photo])
+        if this and self.current_photo is not None:
+            scopes.append(ExportScope(f"This photo ({self.library.photo(self.current_photo).path.name})", this))
+        album = None if self.current_album == ALL_PHOTOS else self.current_album
+        everything = self._latest_versions(sorted(self.library.restored_photo_ids(album)))
+        if everything and everything != this:
+            where = "the library" if album is None else self.library.album(album).name
+            scopes.append(ExportScope(f"{count(len(everything), 'restored photo')} in {where}", everything))
+        return scopes
 
     def export_selected(self) -> None:
-        version_ids = self.versions_to_export()
-        if not version_ids:
-            self._warn("None of the selected photos has been restored yet; restore them before exporting.")
+        scopes = self.export_scopes()
+        if not scopes:
+            self._warn("None of these photos has been restored yet; restore them before exporting.")
             return
-        dialog = ExportDialog(len(version_ids), self.settings, self._export_folder, self)
+        dialog = ExportDialog(scopes, self.settings, self._export_folder, self)
         if dialog.exec() != ExportDialog.DialogCode.Accepted:
             return
         choice = dialog.choice()
         self._export_folder = choice.dest
-        self.queue.submit("export", {"version_ids": version_ids, "dest": choice.dest, "format": choice.format,
-                                     "quality": choice.quality, "pattern": choice.pattern,
-                                     "title": f"Export {count(len(version_ids), 'photo')}"})
+        self.queue.submit("export", {"version_ids": list(choice.version_ids), "dest": choice.dest,
+                                     "format": choice.format, "quality": choice.quality, "pattern": choice.pattern,
+                                     "title": f"Export {count(len(choice.version_ids), 'photo')}"})
 
     def open_export_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(self._export_folder))

@@ -215,6 +215,30 @@ def test_export_never_replaces_an_existing_file(qtbot, setup, tmp_path):
         assert im.format == "JPEG" and im.getexif().get(0x0132) == "2001:02:03 04:05:06"
 
 
+def test_export_offers_this_photo_or_every_restored_photo_of_the_album(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    folder = tmp_path / "family"
+    folder.mkdir()
+    for i, shade in enumerate((200, 150, 60)):
+        make_photo(folder / f"p{i}.jpg", shade)
+    import_folder(qtbot, window, folder)
+    window.restore_album()
+    wait_jobs_done(qtbot, window)
+    offered = []
+
+    def answer(dialog):
+        buttons = dialog.scope_buttons.buttons()
+        offered.extend(b.text() for b in buttons)
+        buttons[1].setChecked(True)
+        dialog.folder.setText(str(tmp_path / "out"))
+        return QDialog.DialogCode.Accepted
+    monkeypatch.setattr(main_window_module.ExportDialog, "exec", answer)
+    window.export_selected()  # one photo is current, none other selected
+    assert offered == ["This photo (p0.jpg)", "3 restored photos in family"]
+    wait_jobs_done(qtbot, window)
+    assert sorted(p.name for p in window.last_export) == [f"p{i}_restored.png" for i in range(3)]
+
+
 def test_main_thread_never_stalls_while_a_batch_restores(qtbot, setup, tmp_path):
     """Twelve photos restored by a deliberately slow fake (0.25 s each) while a 10 ms timer on the main
     thread measures the longest gap; the window must answer within 100 ms throughout."""
