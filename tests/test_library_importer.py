@@ -39,6 +39,13 @@ def test_header_facts_and_exif_date(tmp_path):
     assert info.content_hash == hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "TIFF"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_size_as_displayed_for_every_orientation(tmp_path, fmt, orientation):
+    info = index_file(write(tmp_path / f"o.{fmt.lower()}", photo_bytes(fmt, (64, 48), orientation=orientation)))
+    assert (info.width, info.height) == ((64, 48) if orientation <= 4 else (48, 64))
+
+
 def test_date_falls_back_to_mtime(tmp_path):
     path = write(tmp_path / "a.png", photo_bytes("PNG", date="0000:00:00 00:00:00"))
     os.utime(path, (1_000_000_000, 1_000_000_000))

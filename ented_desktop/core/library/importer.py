@@ -296,7 +296,9 @@ def index_file(path: str) -> PhotoInfo | ImportProblem:
                 taken = _exif_date(exif)
             except Exception:  # malformed EXIF is optional metadata; Pillow raises many kinds
                 orientation, taken = 1, None
-            if orientation in (5, 6, 7, 8):
+            # Pillow (11+) turns a TIFF upright itself, size included (read_photo finds no orientation
+            # left after loading one); other formats report their stored size.
+            if orientation in (5, 6, 7, 8) and fmt != "TIFF":
                 width, height = height, width
             marker, start = None, 0
             if fmt == "JPEG":

@@ -16,20 +16,11 @@ from PIL import Image, UnidentifiedImageError
 
 from ented_desktop.core.atomic import atomic_path
 from ented_desktop.core.errors import ImageReadError
-from ented_desktop.core.imageio import MAX_PIXELS
+from ented_desktop.core.imageio import MAX_PIXELS, _apply_orientation, _orientation_and_exif
 from ented_desktop.core.library.importer import READ_FORMATS
 
 THUMBNAIL_SIZE_RANGE = (16, 2048)
 JPEG_QUALITY = 85
-_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError)
 
 
@@ -60,11 +51,10 @@ def make_thumbnail(source: str | os.PathLike[str], dest: Path, size: int) -> Pat
                 im = Image.open(f, formats=READ_FORMATS)
             if im.size[0] * im.size[1] > MAX_PIXELS:
                 raise ImageReadError(f'Cannot make a thumbnail of "{source}": the photo is too large.')
-            try:
-                orientation = Image.Image.getexif(im).get(0x0112, 1)
-            except Exception:  # malformed EXIF: show the pixels as stored
-                orientation = 1
             im.draft(None, (size, size))
+            im.load()
+            # Read after loading, as read_photo does: Pillow turns a TIFF upright while loading it.
+            orientation, _ = _orientation_and_exif(im)
             if im.mode.startswith("I") or im.mode == "P":
                 im = _flatten(im)  # resampling needs 8-bit channels
             im.thumbnail((size, size), reducing_gap=2.0)
@@ -79,8 +69,7 @@ def make_thumbnail(source: str | os.PathLike[str], dest: Path, size: int) -> Pat
         raise ImageReadError(
             f'Cannot make a thumbnail of "{source}": the file is truncated or damaged.'
         ) from None
-    if orientation in _TRANSPOSE:
-        im = im.transpose(_TRANSPOSE[orientation])
+    im = Image.fromarray(np.ascontiguousarray(_apply_orientation(np.asarray(im), orientation)))
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(dest) as tmp:
         im.save(tmp, "JPEG", quality=JPEG_QUALITY)
