@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ented_desktop.gui.elided_label import ElidedLabel
 from ented_desktop.gui.icons import icon
 from ented_desktop.gui.job_queue import JobEntry, JobQueue
 
@@ -36,8 +37,7 @@ class JobRow(QWidget):
         self.queue = queue
         self.job_id = job_id
         self.setObjectName(f"job-{job_id}")
-        self.title = QLabel()
-        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.title = ElidedLabel()  # a long title must not push the state and buttons out of view
         self.state = QLabel()
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)

@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from PySide6.QtWidgets import QScrollArea
 
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.library import Library
@@ -54,4 +55,38 @@ def test_rows_follow_the_jobs_and_buttons_act(qtbot, library):
     assert bad_row.retry_button.isVisible() and not bad_row.pause_button.isVisible()
     panel.clear_finished()
     assert bad in panel.rows and ok not in panel.rows  # failed jobs stay until re-run or cancelled
+    queue.stop_all()
+
+
+def test_a_long_title_is_shortened_so_the_state_and_buttons_always_show(qtbot, library):
+    gate = threading.Event()
+
+    def factory(payload):
+        def work(control):
+            yield Step(0.5, "Iteration 3, 2 min 05 s left")
+            gate.wait(5)
+            return "done"
+        return work
+
+    queue = JobQueue(library, {"finetune": factory})
+    panel = JobQueuePanel(queue)
+    qtbot.addWidget(panel)
+    panel.resize(260, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    title = "Fine-tune a personal model for Uncle Justin from 12 photos"
+    job = queue.submit("finetune", {"title": title})
+    row = panel.rows[job]
+    try:
+        qtbot.waitUntil(lambda: row.state.text() == "Running" and row.pause_button.isVisible(), timeout=3000)
+        scroll = panel.findChild(QScrollArea)
+        assert not scroll.horizontalScrollBar().isVisible()
+        assert row.width() <= scroll.viewport().width()
+        assert row.state.width() >= row.state.sizeHint().width()  # "Running", not "Runn"
+        assert row.cancel_button.geometry().right() < row.width()
+        assert row.title.text() == title and row.title.toolTip() == title
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: row.state.text() == "Done", timeout=3000)
+    assert row.state.width() >= row.state.sizeHint().width()
     queue.stop_all()
