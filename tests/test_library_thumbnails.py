@@ -38,3 +38,17 @@ def test_thumbnail_is_upright_for_every_orientation(tmp_path: Path, fmt: str, or
     assert thumbnail.shape[:2] == ((32, 64) if orientation <= 4 else (64, 32))
     assert corner_of_red(thumbnail) == STORED_TOP_LEFT_SHOWN_AT[orientation]
     assert corner_of_red(read_photo(source).pixels) == STORED_TOP_LEFT_SHOWN_AT[orientation]
+
+
+def test_16bit_gray_keeps_its_true_brightness(tmp_path: Path) -> None:
+    # 16-bit values show as value / 257, however dark the photo is: a maximum of 255 is nearly black.
+    dark = (np.arange(64 * 64).reshape(64, 64) % 256).astype(np.uint16)
+    Image.fromarray(dark).save(tmp_path / "dark.png")
+    with Image.open(make_thumbnail(tmp_path / "dark.png", tmp_path / "dark.jpg", 32)) as im:
+        assert np.asarray(im).max() <= 2  # it was stretched to a mean of 128
+    halves = np.full((64, 64), 100 * 257, np.uint16)
+    halves[:, 32:] = 200 * 257
+    Image.fromarray(halves).save(tmp_path / "halves.png")
+    with Image.open(make_thumbnail(tmp_path / "halves.png", tmp_path / "halves.jpg", 32)) as im:
+        thumbnail = np.asarray(im).astype(int)
+    assert np.abs(thumbnail[:, :14] - 100).max() <= 2 and np.abs(thumbnail[:, 18:] - 200).max() <= 2

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ented_desktop.core.atomic import atomic_path
 from ented_desktop.core.errors import ImageReadError
-from ented_desktop.core.imageio import MAX_PIXELS, _apply_orientation, _orientation_and_exif
+from ented_desktop.core.imageio import MAX_PIXELS, _apply_orientation, _orientation_and_exif, to_uint8
 from ented_desktop.core.library.importer import READ_FORMATS
 
 THUMBNAIL_SIZE_RANGE = (16, 2048)
@@ -25,11 +25,10 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError)
 
 
 def _flatten(im: Image.Image) -> Image.Image:
-    """An RGB image of any Pillow mode; transparency on white, 16/32-bit gray scaled to 8 bits."""
+    """An RGB image of any Pillow mode: transparency on white, 16-bit gray at value / 257 (not stretched)."""
     if im.mode.startswith("I"):
-        gray = np.asarray(im, dtype=np.float64)
-        top = 255.0 if gray.max(initial=0) <= 255 else 65535.0
-        return Image.fromarray(np.clip(gray * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
+        gray = np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
+        return Image.fromarray(to_uint8(gray)).convert("RGB")
     if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
