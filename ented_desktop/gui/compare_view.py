@@ -66,11 +66,17 @@ class CompareView(QWidget):
     # -- content ---------------------------------------------------------------------------------
     def set_images(self, before: QImage, after: QImage | None = None) -> None:
         """Show a pair; without ``after`` (not restored yet) both sides show ``before``; with a null
-        ``before`` (the original cannot be read) ``after`` is shown alone."""
+        ``before`` (the original cannot be read) ``after`` is shown alone.
+
+        Another ``before`` (another photo) puts the divider in its middle; the same one with another ``after``
+        (a version of the same photo) keeps the divider where the user left it."""
+        new_photo = before.cacheKey() != self._before.cacheKey()
         self._before = before
         self._after = after if after is not None and not after.isNull() else QImage()
         self._faces = []
         self.fit()
+        if new_photo:
+            self._place_split(centre=True)
 
     def set_faces(self, boxes: list[QRectF]) -> None:
         """Face boxes in image pixels; clicking one zooms to it (per-face comparison)."""
@@ -104,6 +110,16 @@ class CompareView(QWidget):
 
     def split_x(self) -> float:
         return self._split * self.width()
+
+    def _place_split(self, x: float | None = None, *, centre: bool = False) -> None:
+        """Put the divider at ``x`` (its place when None), or the image's middle, kept over the visible image:
+        off it, only one side would show and the handle could not be found."""
+        target = self.target_rect()
+        left, right = max(0.0, target.left()), min(float(self.width()), target.right())
+        if self._base().isNull() or left >= right:
+            return
+        x = (left + right) / 2 if centre else self.split_x() if x is None else x
+        self.set_split(min(right, max(left, x)) / self.width())
 
     def mode(self) -> CompareMode:
         return self._mode
@@ -146,6 +162,7 @@ class CompareView(QWidget):
             return
         scale = min(self.width() / base.width(), self.height() / base.height())
         self._set_view(scale, self._centred_offset(scale, self.image_rect().center()))
+        self._place_split()
 
     def actual_size(self) -> None:
         """One image pixel per screen pixel, keeping the image point at the widget centre in place."""
@@ -213,7 +230,7 @@ class CompareView(QWidget):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         pos = event.position()
         if self._drag == "split":
-            self.set_split(pos.x() / max(1, self.width()))
+            self._place_split(pos.x())
         elif self._drag == "pan":
             self.pan(pos.x() - self._last_pos.x(), pos.y() - self._last_pos.y())
         elif self._near_divider(pos.x()):

@@ -80,6 +80,7 @@ ALL_PHOTOS = -1  # the albums list entry showing every photo
 AlbumIdRole = Qt.ItemDataRole.UserRole + 20
 TAB_PHOTOS, TAB_FACES, TAB_COMPARE = 0, 1, 2
 SUGGESTION_REFRESH_MS = 1500  # new faces arrive in bursts: regroup once they settle
+VERSION_TEXT_MAX_PX = 260  # longer version names (personal models') are elided, whole in their tooltip
 
 
 def dropped_paths(urls: list[QUrl]) -> list[Path]:
@@ -250,7 +251,7 @@ class MainWindow(QMainWindow):
         self.compare.faceClicked.connect(self._on_compare_face)
         self.version_combo = QComboBox()
         self.version_combo.setMinimumContentsLength(18)
-        self.version_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.version_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.version_combo.currentIndexChanged.connect(self._on_version_chosen)
         self.compare_bar = QToolBar()
         self.compare_bar.setIconSize(QSize(18, 18))
@@ -574,9 +575,13 @@ class MainWindow(QMainWindow):
         self.version_combo.blockSignals(True)
         self.version_combo.clear()
         versions: list[Version] = self.library.versions(self.current_photo) if self.current_photo else []
+        metrics = self.version_combo.fontMetrics()
         for number, version in enumerate(versions, 1):
             stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(version.created))
-            self.version_combo.addItem(f"{number}: {version.model}, {stamp}", version.id)
+            text = f"{number}: {version.model}, {stamp}"
+            self.version_combo.addItem(metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, VERSION_TEXT_MAX_PX),
+                                       version.id)
+            self.version_combo.setItemData(number - 1, text, Qt.ItemDataRole.ToolTipRole)
         if not versions:
             self.version_combo.addItem("Not restored yet", None)
         index = self.version_combo.findData(choose) if choose is not None else self.version_combo.count() - 1
@@ -586,6 +591,7 @@ class MainWindow(QMainWindow):
 
     def _on_version_chosen(self, *_: object) -> None:
         version_id = self.version_combo.currentData()
+        self.version_combo.setToolTip(self.version_combo.currentData(Qt.ItemDataRole.ToolTipRole) or "")
         self.current_version = version_id
         self._version_image = None
         self.compare_report.clear()
@@ -610,10 +616,7 @@ class MainWindow(QMainWindow):
             if not self._photo_unreadable or after is None:
                 return
             before = QImage()  # the version alone, rather than nothing
-        split, mode = self.compare.split(), self.compare.mode()
-        self.compare.set_images(before, after)
-        self.compare.set_split(split)
-        self.compare.set_mode(mode)
+        self.compare.set_images(before, after)  # keeps the mode, and the divider while the photo is the same
         faces = self.library.faces_of_photo(self.current_photo)
         self.compare.set_faces([box_rect(f.box) for f in faces])
 

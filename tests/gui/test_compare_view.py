@@ -115,3 +115,32 @@ def test_after_of_other_resolution_is_stretched_onto_before(view):
     view.set_images(line_image(200, 100, 40, 220), small_after)
     rgb = rgb_from_qimage(view.grab().toImage())
     assert rgb[100, 399].tolist() == [0, 0, 0]  # right edge of the fitted image is after-black
+
+
+def drag_divider(qtbot, view, to_x):
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(round(view.split_x()), 150))
+    qtbot.mouseMove(view, QPoint(to_x, 150))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(to_x, 150))
+
+
+def test_a_new_photo_puts_the_divider_in_its_middle_and_a_new_version_keeps_it(qtbot, view):
+    drag_divider(qtbot, view, 60)
+    assert view.split_x() == pytest.approx(60)
+    portrait = line_image(100, 300, 40, 200)  # fitted at 1:1, from x = 150 to 250
+    view.set_images(QImage())  # what the window shows while the next photo loads
+    view.set_images(portrait)
+    assert view.split_x() == pytest.approx(200)
+    drag_divider(qtbot, view, 170)
+    view.set_images(portrait, line_image(100, 300, 40, 90))  # its restored version arrives
+    assert view.split_x() == pytest.approx(170)
+
+
+def test_the_divider_stays_on_the_image(qtbot, view):
+    view.set_images(line_image(100, 300, 40, 200))
+    drag_divider(qtbot, view, 20)  # left of the image, which starts at x = 150
+    assert view.split_x() == pytest.approx(150)
+    view.zoom_at(4.0, QPointF(200, 150))  # the image now fills the width
+    drag_divider(qtbot, view, 20)
+    assert view.split_x() == pytest.approx(20)
+    view.fit()  # back to x = 150 .. 250: the divider comes along
+    assert view.split_x() == pytest.approx(150)

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtWidgets import QDialog, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QMessageBox, QStyle, QStyleOptionComboBox
 
 from ented_desktop.core.errors import ModelError
 from ented_desktop.core.library import Library
@@ -294,6 +295,53 @@ def test_pixels_of_restored_face_differ_in_compare(qtbot, setup, tmp_path):
     after = read_image_rgb8(library.versions(photo.id)[0].path)
     assert int(after[60, 80, 0]) == int(before[60, 80, 0]) + 60  # the face box was brightened
     assert np.array_equal(after[5, 5], before[5, 5])  # outside the face nothing changed
+
+
+def test_compare_puts_the_divider_in_the_middle_of_each_new_photo(qtbot, setup, tmp_path):
+    window, library, _ = setup
+    folder = tmp_path / "two"
+    folder.mkdir()
+    make_photo(folder / "wide.png", 200, size=(300, 120))
+    make_photo(folder / "tall.png", 200, size=(60, 200))
+    import_folder(qtbot, window, folder)
+    photos = {p.path.name: p.id for p in library.photos()}
+    window.tabs.setCurrentIndex(TAB_COMPARE)
+    for name in ("wide.png", "tall.png"):
+        window.select_photo(photos[name])
+        qtbot.waitUntil(lambda: window._photo_image is not None and window.compare.has_before(), timeout=5000)
+        target = window.compare.target_rect()
+        assert window.compare.split_x() == pytest.approx(target.center().x(), abs=1)
+        window.compare.set_split(0.02)  # dragged far left on the wide photo: off the next one at Fit
+
+
+def shows_whole(combo, text):
+    option = QStyleOptionComboBox()
+    combo.initStyleOption(option)
+    field = combo.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                         QStyle.SubControl.SC_ComboBoxEditField, combo)
+    return combo.fontMetrics().horizontalAdvance(text) <= field.width()
+
+
+def test_version_names_fit_or_are_elided_with_the_whole_name_as_tooltip(qtbot, setup, tmp_path):
+    window, library, _ = setup
+    folder = tmp_path / "one"
+    folder.mkdir()
+    make_photo(folder / "x.png", 100)
+    import_folder(qtbot, window, folder)
+    photo = library.photos()[0]
+    window.queue.submit("restore", {"photo_ids": [photo.id]})
+    wait_jobs_done(qtbot, window)
+    window.tabs.setCurrentIndex(TAB_COMPARE)
+    combo = window.version_combo
+    assert combo.currentText().startswith("1: fake-model, ") and shows_whole(combo, combo.currentText())
+    assert combo.toolTip() == combo.currentText()
+    model = "ented-lfw128 + Uncle-Justin-Timberlake-personal-20261130-140512"
+    library.add_version(photo.id, np.zeros((120, 160, 3), np.uint8), model=model)
+    window.refresh_versions()
+    assert "…" in combo.currentText()
+    qtbot.waitUntil(lambda: shows_whole(combo, combo.currentText()), timeout=2000)  # once laid out again
+    assert combo.toolTip().startswith(f"2: {model}, ")
+    assert combo.itemData(1, Qt.ItemDataRole.ToolTipRole) == combo.toolTip()
 
 
 def test_faces_are_looked_for_while_a_long_import_is_still_running(qtbot, setup, tmp_path):
