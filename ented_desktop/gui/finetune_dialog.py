@@ -34,7 +34,7 @@ from ented_desktop.core.errors import UserError
 from ented_desktop.gui.job_queue import JobQueue
 from ented_desktop.gui.loss_plot import LossPlot
 from ented_desktop.gui.tasks import FINETUNE_MIN_PHOTOS, FinetuneProgress, Outcome
-from ented_desktop.gui.wording import format_eta
+from ented_desktop.gui.wording import count, format_eta
 
 RESULT_COLUMNS = ["", "Degraded input", "General model", "Personal model"]
 
@@ -85,7 +85,7 @@ class FinetuneDialog(QDialog):
 
         self.person = QComboBox()
         for candidate in candidates:
-            label = f"{candidate.name} ({len(candidate.photos)} photos)"
+            label = f"{candidate.name} ({count(len(candidate.photos), 'photo')})"
             if not candidate.eligible:
                 label += f" — needs at least {FINETUNE_MIN_PHOTOS}"
             self.person.addItem(label, candidate.person_id)
@@ -185,8 +185,8 @@ class FinetuneDialog(QDialog):
         self.plot.clear()
         self.results.setVisible(False)
         self.progress.setRange(0, 0)  # busy until the first report gives a total
-        self.status.setText(f"Fine-tuning on {len(candidate.photos)} photos of {candidate.name}: loading the "
-                            "model and finding the faces…")
+        self.status.setText(f"Fine-tuning on {count(len(candidate.photos), 'photo')} of {candidate.name}: loading "
+                            "the model and finding the faces…")
         self._set_phase("running")
         self.job_id = self._queue.submit("finetune", {
             "person_id": candidate.person_id, "minutes": self.minutes.value(),

@@ -199,8 +199,9 @@ class MainWindow(QMainWindow):
         self.request_face_detection()
         interrupted = [e for e in previous if e.state == "interrupted"]
         if interrupted:
-            self.status(f"{len(interrupted)} jobs were interrupted when the program last ended; "
-                        "re-run them from the Jobs panel.")
+            one = len(interrupted) == 1
+            self.status(f"{count(len(interrupted), 'job')} {'was' if one else 'were'} interrupted when the program "
+                        f"last ended; re-run {'it' if one else 'them'} from the Jobs panel.")
             self.jobs_dock.raise_()
 
     # -- construction ----------------------------------------------------------------------------
@@ -895,9 +896,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         running = [e for e in self.queue.active() if e.state == "running"]
         if running:
+            one = len(running) == 1
             answer = QMessageBox.question(
-                self, "ENTED Desktop", f"{len(running)} jobs are still running. Stop them and quit? "
-                "They can be re-run next time.")
+                self, "ENTED Desktop", f"{count(len(running), 'job')} {'is' if one else 'are'} still running. "
+                f"Stop {'it' if one else 'them'} and quit? {'It' if one else 'They'} can be re-run next time.")
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return

@@ -33,6 +33,7 @@ from ented_desktop.gui.async_calls import AsyncCalls
 from ented_desktop.gui.face_images import face_crop, image_file_thumbnail
 from ented_desktop.gui.icons import icon
 from ented_desktop.gui.reference_picker import ReferencePicker
+from ented_desktop.gui.wording import SHARPNESS_TIP, count
 
 CROP_SIZE = 64
 SUGGESTION_CROP_SIZE = 52
@@ -169,6 +170,7 @@ class PeoplePanel(QWidget):
                              "their reference.")
         self.detail.setWordWrap(True)
         self.use_suggested = QPushButton(icon("reference"), "Use suggested reference")
+        self.use_suggested.setToolTip("Use the face ranked best for sharpness, size and pose. " + SHARPNESS_TIP)
         self.use_suggested.clicked.connect(self.accept_suggested_reference)
         self.choose = QPushButton("Choose face…")
         self.choose.clicked.connect(self.choose_reference_face)
@@ -227,7 +229,7 @@ class PeoplePanel(QWidget):
         self.refresh_suggestions()
 
     def _person_text(self, person: Person) -> str:
-        faces = f"{person.face_count} face" + ("" if person.face_count == 1 else "s")
+        faces = count(person.face_count, "face")
         has_reference = person.reference_face_id is not None or person.reference_image is not None
         extras = [faces, "reference set" if has_reference else "no reference"]
         if person.personal_model is not None:
@@ -297,6 +299,7 @@ class PeoplePanel(QWidget):
             pending = True
         suggestion = self._suggested.get(person_id)
         self.detail.setText(f"<b>{person.name}</b><br>{reference_text(person, suggestion, pending)}")
+        self.detail.setToolTip(SHARPNESS_TIP if suggestion is not None else "")
         self.use_suggested.setEnabled(suggestion is not None and not is_suggested(person, suggestion))
 
     # -- references ------------------------------------------------------------------------------
@@ -393,17 +396,15 @@ class PeoplePanel(QWidget):
         self._suggestion_rows = []
         names = {p.id: p.name for p in self.library.people()}
         for index, suggestion in enumerate(suggestions):
-            count = len(suggestion.face_ids)
-            if suggestion.person_id is not None:
-                who = names.get(suggestion.person_id, "a named person")
-                text = f"{count} unnamed face{'s' if count > 1 else ''} look like {who}."
-            else:
-                text = f"{count} unnamed faces look like the same person."
+            n = len(suggestion.face_ids)
+            who = (names.get(suggestion.person_id, "a named person") if suggestion.person_id is not None
+                   else "the same person")
+            text = f"{count(n, 'unnamed face')} {'looks' if n == 1 else 'look'} like {who}."
             row = SuggestionRow(text)
             for face_id in suggestion.face_ids[:SUGGESTION_FACES_SHOWN]:
                 row.add_face(face_id)
                 self._fill_face(row, face_id)
-            row.finish_faces(count - SUGGESTION_FACES_SHOWN)
+            row.finish_faces(n - SUGGESTION_FACES_SHOWN)
             row.confirm.setText("Confirm" if suggestion.person_id is not None else "Name…")
             row.confirm.clicked.connect(lambda _=False, i=index: self.accept_suggestion(i))
             row.reject.clicked.connect(lambda _=False, i=index: self.reject_suggestion(i))

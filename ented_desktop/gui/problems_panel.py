@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ented_desktop.gui.wording import count
+
 
 class ProblemsPanel(QWidget):
     """A table of (file, reason) rows; ``countChanged`` lets the window show the number in a title."""
@@ -68,9 +70,9 @@ class ProblemsPanel(QWidget):
         self.table.setUpdatesEnabled(True)
         total = self.count()
         if added and source:
-            self.summary.setText(f"{total} files could not be used (latest: {added} from {source}).")
+            self.summary.setText(f"{count(total, 'file')} could not be used (latest: {added} from {source}).")
         else:
-            self.summary.setText(f"{total} files could not be used." if total else "No problems.")
+            self.summary.setText(f"{count(total, 'file')} could not be used." if total else "No problems.")
         self.countChanged.emit(self.count())
 
     def count(self) -> int:

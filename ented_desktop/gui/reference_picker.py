@@ -19,6 +19,7 @@ from ented_desktop.core.library import Library, ReferenceCandidate
 from ented_desktop.gui.async_calls import AsyncCalls
 from ented_desktop.gui.face_images import face_crop
 from ented_desktop.gui.icons import icon
+from ented_desktop.gui.wording import SHARPNESS_TIP
 
 PICK_SIZE = 112
 FaceIdRole = Qt.ItemDataRole.UserRole + 30
@@ -110,7 +111,7 @@ class ReferencePicker(QDialog):
             self.faces.insertItem(position, item)
             current = " (current reference)" if candidate.face_id == self.reference_face_id else ""
             item.setText(("★ Suggested\n" if position == 0 else "") + candidate.why + current)
-            item.setToolTip(f"Score {candidate.score:.2f}: {candidate.why}")
+            item.setToolTip(f"Score {candidate.score:.2f}: {candidate.why}. {SHARPNESS_TIP}")
         self.note.setText("Best candidates first (sharp, large and frontal faces make the best references). "
                           "Double-click a face to use it." if ranked else
                           "None of these faces could be measured; any of them can still be chosen.")

@@ -8,6 +8,9 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else (plural or noun + 's')}"
 
 
+SHARPNESS_TIP = "Sharpness is a score of the face's fine detail: higher is sharper."
+
+
 def format_eta(seconds: float | None) -> str:
     """Time left, in words: "42 s left", "2 min 05 s left", "3 h 01 min left"."""
     if seconds is None or seconds < 0:

@@ -157,3 +157,11 @@ def test_eta_formatting():
     assert format_eta(42) == "42 s left"
     assert format_eta(125) == "2 min 05 s left"
     assert format_eta(3 * 3600 + 60) == "3 h 01 min left"
+
+
+def test_a_person_with_one_photo_is_listed_in_the_singular(qtbot, library, tmp_path):
+    queue = JobQueue(library, {"finetune": fake_finetune_factory(tmp_path)})
+    dialog = FinetuneDialog([FinetuneCandidate(3, "Little Tom", (Path("a.jpg"),))], queue=queue,
+                            on_keep=lambda pid, r: None, on_discard=lambda pid, r: None)
+    qtbot.addWidget(dialog)
+    assert dialog.person.itemText(0) == "Little Tom (1 photo) — needs at least 3"

@@ -144,6 +144,7 @@ def test_reference_picker_ranks_faces_with_reasons(qtbot, library):
     best = library.suggest_reference(person)
     assert picker.face_id() == best.face_id
     assert best.why in picker.faces.item(0).text()
+    assert picker.faces.item(0).toolTip().endswith("higher is sharper.")
     picker.faces.setCurrentRow(2)
     chosen = picker.face_id()
     picker.accept()
@@ -212,3 +213,19 @@ def test_a_reference_file_without_a_face_is_refused_and_the_reference_kept(qtbot
     panel.set_reference_image(person, unreadable)
     qtbot.waitUntil(lambda: len(warnings) == 2, timeout=5000)
     assert "broken.png" in warnings[1] and library.person(person).reference_face_id == face
+
+
+def test_counts_of_one_read_in_the_singular_and_sharpness_is_explained(qtbot, panel, library):
+    from ented_desktop.gui.wording import SHARPNESS_TIP
+
+    faces = [f.id for f in library.faces_of_person(None)]  # three bright faces, then two dark ones
+    anna = library.create_person("Anna", faces[:2])
+    library.create_person("Bob", faces[3:4])
+    panel.refresh()
+    qtbot.waitUntil(lambda: sorted(r.text.text() for r in panel._suggestion_rows) == [
+        "1 unnamed face looks like Anna.", "1 unnamed face looks like Bob."], timeout=5000)
+    assert [panel.people.item(i).text().splitlines()[1] for i in range(2)] == [
+        "2 faces · no reference", "1 face · no reference"]
+    panel.select_person(anna)
+    qtbot.waitUntil(lambda: panel.use_suggested.isEnabled(), timeout=5000)
+    assert "sharpest (" in panel.detail.text() and panel.detail.toolTip() == SHARPNESS_TIP

@@ -20,3 +20,10 @@ def test_rows_count_copy_and_clear(qtbot):
     panel.clear()
     assert panel.count() == 0 and panel.summary.text() == "No problems."
     assert counts == [2, 2, 0]
+
+
+def test_one_problem_is_one_file(qtbot):
+    panel = ProblemsPanel()
+    qtbot.addWidget(panel)
+    panel.add_problems([("/photos/a.jpg", "truncated")], "photos")
+    assert panel.summary.text() == "1 file could not be used (latest: 1 from photos)."
