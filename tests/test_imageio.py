@@ -467,6 +467,33 @@ def test_exif_orientation_on_16bit_png(tmp_path: Path) -> None:
     assert parse_exif(photo.exif)[0x0112] == 1
 
 
+def tiff_16bit_rgb(pixels: np.ndarray, orientation: int) -> bytes:
+    """A minimal little-endian baseline TIFF: 16-bit RGB, one uncompressed strip, an Orientation tag (Pillow
+    cannot write 16-bit colour, and OpenCV writes no orientation)."""
+    h, w, _ = pixels.shape
+    data = pixels.astype("<u2").tobytes()
+    tags = [(256, 3, w), (257, 3, h), (258, 3, None), (259, 3, 1), (262, 3, 2), (273, 4, None), (274, 3, orientation),
+            (277, 3, 3), (278, 3, h), (279, 4, len(data))]
+    bits_at = 8 + 2 + 12 * len(tags) + 4
+    offsets = {258: bits_at, 273: bits_at + 6}  # BitsPerSample (three SHORTs) and the strip follow the IFD
+    ifd = b""
+    for tag, kind, value in tags:
+        value = offsets.get(tag, value)
+        field = struct.pack("<HH", value, 0) if kind == 3 and tag != 258 else struct.pack("<I", value)
+        ifd += struct.pack("<HHI", tag, kind, 3 if tag == 258 else 1) + field
+    return (b"II*\x00" + struct.pack("<IH", 8, len(tags)) + ifd + struct.pack("<I", 0)
+            + struct.pack("<HHH", 16, 16, 16) + data)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_on_16bit_tiff(tmp_path: Path, orientation: int) -> None:
+    stored = quadrants().astype(np.uint16) * 257
+    (tmp_path / "scan.tif").write_bytes(tiff_16bit_rgb(stored, orientation))
+    photo = read_photo(tmp_path / "scan.tif")
+    assert photo.pixels.dtype == np.uint16
+    assert_upright(to_uint8(photo.pixels), orientation, stored.shape[:2], 0)
+
+
 def test_tiff_orientation_and_descriptive_exif(tmp_path: Path) -> None:
     stored = quadrants()
     src = save_pillow(tmp_path / "scan.tif", Image.fromarray(stored), exif=exif_bytes(8))

@@ -265,7 +265,7 @@ def _has_16bit_colour(im: Image.Image) -> bool:
 
 
 def _decode_16bit_colour(data: bytes) -> np.ndarray:
-    """Decode 16-bit colour with OpenCV (which ignores EXIF orientation with IMREAD_UNCHANGED)."""
+    """Decode 16-bit colour with OpenCV (which applies a TIFF's EXIF orientation, but not a PNG's)."""
     arr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None or arr.dtype != np.uint16:
         raise ValueError("OpenCV could not decode the 16-bit image")
@@ -372,10 +372,12 @@ def _read_open_file(f: io.BufferedReader, path: Path, max_pixels: int) -> Photo:
         grayscale = im.mode in _GRAY_MODES or _stored_mode(im).startswith("LA;16")
         if width * height > max_pixels:
             raise _read_error(path, f"at {width} x {height} pixels {too_large}")
+        upright = False
         try:
             if _has_16bit_colour(im):
                 f.seek(0)
                 pixels = _decode_16bit_colour(f.read())
+                upright = im.format == "TIFF"  # OpenCV 5 turns a TIFF upright itself, whatever the flags
             else:
                 im.load()
                 pixels = _pillow_pixels(im, path)
@@ -388,7 +390,7 @@ def _read_open_file(f: io.BufferedReader, path: Path, max_pixels: int) -> Photo:
         orientation, exif = _orientation_and_exif(im)  # after load(): PNG may keep EXIF after the pixels
         icc = None if im.mode == "CMYK" else im.info.get("icc_profile") or None
         return Photo(
-            pixels=np.ascontiguousarray(_apply_orientation(pixels, orientation)),
+            pixels=np.ascontiguousarray(pixels if upright else _apply_orientation(pixels, orientation)),
             grayscale=grayscale,
             format="JPEG" if im.format == "MPO" else str(im.format),
             exif=exif,
