@@ -51,6 +51,7 @@ class FaceReport:
     restored: bool
     reference: str              # "person" (a reference was given), "self" (fallback) or "none" (not restored)
     reason: str
+    detail_only: bool = False   # larger than the model: only the fine detail the photo lacked was added
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -163,7 +164,7 @@ class Restorer:
             if face.size > res:  # so a user who sees little change knows why
                 reason += (f"; the face is larger than the model's {res} px, so only fine detail the photo lacks "
                            "was added and its own detail (grain, dust, texture) was kept")
-            reports.append(FaceReport(i, face.box, face.size, True, kind, reason))
+            reports.append(FaceReport(i, face.box, face.size, True, kind, reason, detail_only=face.size > res))
             todo.append((i, lq, ref_img, matrix))
 
         canvas = pixels if canvas is None else canvas

@@ -130,6 +130,8 @@ def face_outcome(report: dict[str, Any]) -> str:
         how = "restored without a reference (the face served as its own reference)"
     if report.get("model") not in (None, "general"):
         how += ", with the personal model"
+    if report.get("detail_only"):  # else a user who sees little change would not know why
+        how += "; larger than the model, so only fine detail the photo lacked was added"
     return f"{who}: {how}"
 
 

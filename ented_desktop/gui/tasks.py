@@ -257,7 +257,7 @@ def detect_work(library: Library, services: Services, photo_ids: list[int] | Non
                 problems.append((str(photo_id), str(exc)))
                 continue
             found += len(faces)
-            yield Step(done / len(ids), f"{len(faces)} faces in {photo.path.name}",
+            yield Step(done / len(ids), f"{count(len(faces), 'face')} in {photo.path.name}",
                        event=FacesFound(photo_id, len(faces)))
         text = f"Looked for faces in {count(len(ids), 'photo')}; found {found}."
         if problems:
@@ -347,7 +347,7 @@ def _face_report(index: int, face_id: int, person: Person | None, outcome: Any, 
     return {"index": index, "face_id": face_id, "person_id": person.id if person else None,
             "person": person.name if person else None, "restored": bool(outcome.restored),
             "reference": outcome.reference, "reason": outcome.reason, "model": model.name if model else "general",
-            "fallback": fallback}
+            "fallback": fallback, "detail_only": outcome.detail_only}
 
 
 def restore_work(library: Library, services: Services, photo_ids: list[int], job_id: int | None = None) -> Callable:

@@ -61,6 +61,7 @@ class FakeFaceReport:
     restored: bool
     reference: str
     reason: str
+    detail_only: bool = False
 
 
 @dataclass

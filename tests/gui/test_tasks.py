@@ -241,3 +241,10 @@ def test_a_missing_general_model_stops_the_job(library, tmp_path):
     run(detect_work(library, services, ids))
     with pytest.raises(ModelError, match="No trained ENTED model"):
         run(restore_work(library, services, ids))
+
+
+def test_a_face_larger_than_the_model_says_only_detail_was_added():
+    report = {"person": "Anna", "restored": True, "reference": "person", "model": "general", "detail_only": True}
+    assert face_outcome(report) == ("Anna: restored with Anna's reference; larger than the model, so only fine "
+                                    "detail the photo lacked was added")
+    assert face_outcome({**report, "detail_only": False}) == "Anna: restored with Anna's reference"
