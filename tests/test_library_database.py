@@ -490,6 +490,25 @@ def test_no_suggestion_to_add_a_face_to_a_person_already_in_that_photo(lib, drop
     assert lib.suggest_groups(threshold=0.6) == []
 
 
+def test_two_faces_of_one_photo_are_never_suggested_as_one_person(lib, tmp_path):
+    folder = tmp_path / "p"
+    for i in range(3):
+        jpeg(folder / f"{i}.jpg", seed=i)
+    album = lib.create_album("a")
+    photos = run(lib.import_paths(album, [folder]))[1].added
+    a = np.eye(3, dtype=np.float32)[0] * 2
+    # Two children alike in photo 0 and one of them again in photo 1: a group of two, not three.
+    near, far = lib.set_faces(photos[0], faces_at(0, 100), [embedding(a, 0), a + 0.05], detector="x")
+    (again,) = lib.set_faces(photos[1], faces_at(0), [embedding(a, 1)], detector="x")
+    (group,) = lib.suggest_groups(threshold=0.6)
+    assert group.person_id is None and len(group.face_ids) == 2 and again in group.face_ids
+    # And to a named person: only the closer face of photo 2's two lookalikes.
+    tom = lib.create_person("Tom", [near, again])
+    close, closer = lib.set_faces(photos[2], faces_at(0, 100), [a + 0.2, a + 0.01], detector="x")
+    (attach,) = [s for s in lib.suggest_groups(threshold=0.6) if s.person_id == tom]
+    assert attach.face_ids == (closer,)
+
+
 def textured_photo(path: Path, landmarks_size: int, blur: int, seed: int) -> np.ndarray:
     """A 300 x 300 photo of random texture with a face of ``landmarks_size`` at (40, 40); its landmarks."""
     rng = np.random.default_rng(seed)

@@ -206,6 +206,16 @@ def _now() -> float:
     return time.time()
 
 
+def _closest_per_photo(candidates: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """Of (face id, photo id, distance) candidates for one person, the closest face of each photo, in face order:
+    one person appears once in a photo, so two faces of a photo are never suggested together."""
+    best: dict[int, tuple[int, int, float]] = {}
+    for candidate in candidates:
+        if candidate[1] not in best or candidate[2] < best[candidate[1]][2]:
+            best[candidate[1]] = candidate
+    return sorted(best.values())
+
+
 class Library:
     """The photo library in ``directory`` (default: ``<user data>/library``), created on first use.
 
@@ -852,23 +862,26 @@ class Library:
                         break
                     if (face["id"], pid) in rejected or (pid, face["photo_id"]) in person_photos:
                         continue
-                    attached.setdefault(pid, []).append((face["id"], d))
+                    attached.setdefault(pid, []).append((face["id"], face["photo_id"], d))
                     break
-        suggestions = [
-            Suggestion(tuple(f for f, _ in members), pid, float(np.mean([d for _, d in members])))
-            for pid, members in attached.items()
-        ]
+        suggestions = []
+        for pid, candidates in attached.items():
+            members = _closest_per_photo(candidates)
+            mean = float(np.mean([d for *_, d in members]))
+            suggestions.append(Suggestion(tuple(f for f, _, _ in members), pid, mean))
         taken = {f for s in suggestions for f in s.face_ids}
         rest = [i for i, r in enumerate(unnamed) if r["id"] not in taken and (r["id"], None) not in rejected]
         if len(rest) >= 2:
             labels = np.asarray(cluster_faces(emb_u[rest], threshold))
             for label in np.unique(labels[labels >= 0]):
                 members = [rest[k] for k in np.flatnonzero(labels == label)]
-                if len(members) < 2:
-                    continue
                 centre = emb_u[members].mean(axis=0, keepdims=True)
-                spread = float(self._distances(emb_u[members], centre).mean())
-                suggestions.append(Suggestion(tuple(int(unnamed[m]["id"]) for m in members), None, spread))
+                to_centre = self._distances(emb_u[members], centre)[:, 0]
+                kept = _closest_per_photo([(int(unnamed[m]["id"]), unnamed[m]["photo_id"], float(d))
+                                           for m, d in zip(members, to_centre, strict=True)])
+                if len(kept) >= 2:
+                    spread = float(np.mean([d for *_, d in kept]))
+                    suggestions.append(Suggestion(tuple(f for f, _, _ in kept), None, spread))
         suggestions.sort(key=lambda s: (s.person_id is None, -len(s.face_ids), s.face_ids))
         return suggestions
 
