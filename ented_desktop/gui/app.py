@@ -18,6 +18,7 @@ from ented_desktop.core import paths
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.library import Library, default_library_dir
 from ented_desktop.core.settings import default_settings_path, read_settings
+from ented_desktop.core.view_state import default_view_state_path
 from ented_desktop.gui.error_report import install_error_hook
 from ented_desktop.gui.icons import icon
 from ented_desktop.gui.main_window import MainWindow
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         QMessageBox.critical(None, "ENTED Desktop", str(exc))
         return 2
     library.remove_leftovers()
-    window = MainWindow(library, settings, settings_path=settings_path)
+    window = MainWindow(library, settings, settings_path=settings_path, view_state_path=default_view_state_path())
     window.show()
     if warnings:  # one box for all: in the status bar each would replace the one before
         QMessageBox.warning(window, "ENTED Desktop", "There were problems with the settings:\n\n"

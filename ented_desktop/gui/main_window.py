@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, QUrl
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -19,6 +19,7 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
+    QGuiApplication,
     QImage,
     QKeySequence,
 )
@@ -47,6 +48,7 @@ from ented_desktop.core.errors import UserError
 from ented_desktop.core.imageio import SUPPORTED_SUFFIXES, read_image_rgb8
 from ented_desktop.core.library import FaceRecord, Library, Person, Version
 from ented_desktop.core.settings import Settings, save_settings
+from ented_desktop.core.view_state import ViewState, load_view_state, save_view_state
 from ented_desktop.gui.async_calls import AsyncCalls
 from ented_desktop.gui.compare_view import CompareMode, CompareView
 from ented_desktop.gui.export_dialog import ExportDialog, ExportScope
@@ -93,6 +95,13 @@ def album_name_for(paths: list[Path]) -> str:
     if len(folders) == 1 and folders[0].name:
         return folders[0].name
     return time.strftime("Photos %Y-%m-%d %H:%M")
+
+
+def on_a_screen(rect: QRect, screens: list[QRect]) -> bool:
+    """Whether enough of the window's top (its title bar) is on one of ``screens`` to grab and move it."""
+    title_bar = QRect(rect.x(), rect.y(), rect.width(), 30)
+    return any(s.intersected(title_bar).width() >= 100 and s.intersected(title_bar).height() >= 10
+               for s in screens)
 
 
 def box_rect(box: tuple[float, float, float, float]) -> QRectF:
@@ -161,11 +170,15 @@ class AlbumList(QListWidget):
 
 class MainWindow(QMainWindow):
     def __init__(self, library: Library, settings: Settings, *, settings_path: Path | None = None,
-                 services: Services | None = None) -> None:
+                 view_state_path: Path | None = None, services: Services | None = None) -> None:
+        """``view_state_path``: where the window's geometry, album and tab are kept between runs
+        (None: not kept)."""
         super().__init__()
         self.library = library
         self.settings = settings
         self.settings_path = settings_path
+        self.view_state_path = view_state_path
+        self.view_state = load_view_state(view_state_path) if view_state_path is not None else ViewState()
         self.services = services or Services(lambda: self.settings)
         self.queue = JobQueue(library, factories(library, self.services), self)
         self.calls = AsyncCalls(self)
@@ -195,8 +208,7 @@ class MainWindow(QMainWindow):
         self._suggest_timer.setSingleShot(True)
         self._suggest_timer.setInterval(SUGGESTION_REFRESH_MS)
         self._suggest_timer.timeout.connect(self.people_panel.refresh_suggestions)
-        self.refresh_albums()
-        self.show_album(ALL_PHOTOS)
+        self._restore_view()
         previous = self.queue.load_previous()
         self.request_face_detection()
         interrupted = [e for e in previous if e.state == "interrupted"]
@@ -207,6 +219,36 @@ class MainWindow(QMainWindow):
             self.jobs_dock.raise_()
 
     # -- construction ----------------------------------------------------------------------------
+    def _restore_view(self) -> None:
+        """The album, tab and geometry of the last run; defaults for an album since removed or a window no
+        screen shows any more (say a monitor was unplugged)."""
+        state = self.view_state
+        known = {a.id for a in self.library.albums()}
+        self.current_album = state.album_id if state.album_id in known else ALL_PHOTOS
+        self.refresh_albums()
+        self.show_album(self.current_album)
+        if state.tab < self.tabs.count():
+            self.tabs.setCurrentIndex(state.tab)
+        if state.geometry is not None:
+            rect = QRect(*state.geometry)
+            if on_a_screen(rect, [s.availableGeometry() for s in QGuiApplication.screens()]):
+                self.setGeometry(rect)
+        if state.maximized:
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
+
+    def _save_view(self) -> None:
+        state = self.view_state
+        normal = self.normalGeometry() if self.isMaximized() else self.geometry()
+        state.geometry = (normal.x(), normal.y(), normal.width(), normal.height())
+        state.maximized = self.isMaximized()
+        state.album_id = None if self.current_album == ALL_PHOTOS else self.current_album
+        state.tab = self.tabs.currentIndex()
+        if self.view_state_path is not None:
+            try:
+                save_view_state(state, self.view_state_path)
+            except OSError as exc:  # only the look of the window is lost: not worth a message box
+                log.warning("view state not saved to %s: %s", self.view_state_path, exc)
+
     def _build_central(self) -> None:
         self.thumbnails = ThumbnailModel(self._thumbnail_loader(), self.settings.thumbnail_size, self)
         self.grid = QListView()
@@ -908,6 +950,7 @@ class MainWindow(QMainWindow):
         for dialog in self.findChildren(FinetuneDialog):
             dialog.reject()  # a finished run nobody kept is discarded, not left on disk
         self.shutdown()
+        self._save_view()
         if self.settings_path is not None:
             try:
                 save_settings(self.settings, self.settings_path)

@@ -1,0 +1,79 @@
+"""Reopening the program shows the window, album and tab as they were left."""
+
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QGuiApplication
+
+from ented_desktop.core.library import Library
+from ented_desktop.core.settings import Settings
+from ented_desktop.core.view_state import ViewState, load_view_state, save_view_state
+from ented_desktop.gui.main_window import ALL_PHOTOS, TAB_COMPARE, MainWindow, on_a_screen
+from ented_desktop.gui.tasks import Services
+
+from .fakes import FakeFaceFinder, FakeLoader, fake_prepare_reference
+
+
+@pytest.fixture
+def open_window(qtbot, tmp_path):
+    library = Library(tmp_path / "lib")
+    windows = []
+
+    def opened() -> MainWindow:
+        settings = Settings()
+        services = Services(lambda: settings, face_finder=lambda s: FakeFaceFinder(), restorer_loader=FakeLoader(),
+                            reference_preparer=fake_prepare_reference)
+        window = MainWindow(library, settings, settings_path=tmp_path / "settings.json",
+                            view_state_path=tmp_path / "view_state.json", services=services)
+        qtbot.addWidget(window)
+        windows.append(window)
+        return window
+
+    yield opened, library
+    for window in windows:
+        window.shutdown()
+    library.close()
+
+
+def screen() -> QRect:
+    return QGuiApplication.primaryScreen().availableGeometry()
+
+
+def test_geometry_album_and_tab_come_back(qtbot, open_window, tmp_path):
+    opened, library = open_window
+    library.create_album("Other")
+    family = library.create_album("Family")
+    window = opened()
+    window.show()
+    area = screen()
+    window.setGeometry(QRect(area.x() + 40, area.y() + 30, 1000, 700))
+    left = window.geometry()  # as the minimum size and the screen allow
+    window.show_album(family)
+    window.tabs.setCurrentIndex(TAB_COMPARE)
+    assert window.close()
+
+    again = opened()
+    assert again.current_album == family
+    assert again.albums.currentItem().text().startswith("Family")
+    assert again.tabs.currentIndex() == TAB_COMPARE
+    assert again.geometry() == left
+    assert load_view_state(tmp_path / "view_state.json").album_id == family
+
+
+def test_a_removed_album_and_an_off_screen_window_fall_back_to_the_defaults(qtbot, open_window, tmp_path):
+    opened, _ = open_window
+    area = screen()
+    save_view_state(ViewState(geometry=(area.right() + 5000, area.y(), 800, 600), album_id=999, tab=99),
+                    tmp_path / "view_state.json")
+    window = opened()
+    assert window.current_album == ALL_PHOTOS
+    assert window.tabs.currentIndex() == 0
+    assert window.geometry().x() < area.right()  # left where Qt puts a new window
+
+
+def test_on_a_screen_needs_a_grabbable_title_bar():
+    screens = [QRect(0, 0, 1920, 1080)]
+    assert on_a_screen(QRect(100, 100, 800, 600), screens)
+    assert not on_a_screen(QRect(2500, 100, 800, 600), screens)  # on a monitor since removed
+    assert not on_a_screen(QRect(100, -500, 800, 600), screens)  # title bar above the screen
+    assert on_a_screen(QRect(1900 - 150, 100, 800, 600), screens)
+
