@@ -47,7 +47,8 @@ def _figure_text(value: object) -> str:
 class FinetuneCandidate:
     person_id: int
     name: str
-    photos: tuple[Path, ...]
+    photo_count: int  # photos with a face of the person
+    photos: tuple[Path, ...]  # those of them it can learn from (tasks.finetune_photos)
 
     @property
     def eligible(self) -> bool:
@@ -85,7 +86,10 @@ class FinetuneDialog(QDialog):
 
         self.person = QComboBox()
         for candidate in candidates:
-            label = f"{candidate.name} ({count(len(candidate.photos), 'photo')})"
+            label = f"{candidate.name} ({count(candidate.photo_count, 'photo')}"
+            if len(candidate.photos) < candidate.photo_count:  # else the listed count would not add up
+                label += f", the largest face in {len(candidate.photos)}"
+            label += ")"
             if not candidate.eligible:
                 label += f" — needs at least {FINETUNE_MIN_PHOTOS}"
             self.person.addItem(label, candidate.person_id)
@@ -115,6 +119,8 @@ class FinetuneDialog(QDialog):
         self.status = QLabel(self._idle_text())
         self.status.setWordWrap(True)
         self.plot = LossPlot(val_label="validation PSNR, dB")
+        self.plot.empty_text = ("Start trains a personal model on the chosen person's photos for the time budget; "
+                                "its loss and validation PSNR are drawn here as it learns.")
         self.results = QTableWidget(1, len(RESULT_COLUMNS))
         self.results.setHorizontalHeaderLabels(RESULT_COLUMNS)
         header = self.results.horizontalHeader()
@@ -183,6 +189,7 @@ class FinetuneDialog(QDialog):
             return
         self._person_id = candidate.person_id
         self.plot.clear()
+        self.plot.empty_text = "Waiting for the first iterations…"
         self.results.setVisible(False)
         self.progress.setRange(0, 0)  # busy until the first report gives a total
         self.status.setText(f"Fine-tuning on {count(len(candidate.photos), 'photo')} of {candidate.name}: loading "

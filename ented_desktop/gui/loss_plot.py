@@ -44,6 +44,7 @@ class LossPlot(QWidget):
     def __init__(self, parent: QWidget | None = None, val_label: str = "validation") -> None:
         super().__init__(parent)
         self.val_label = val_label
+        self.empty_text = "Waiting for the first iterations…"  # shown while there is nothing to draw
         self.setMinimumSize(320, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._total = 1
@@ -114,7 +115,8 @@ class LossPlot(QWidget):
         painter.drawText(axis, Qt.AlignmentFlag.AlignRight, f"iteration {self._total}")
         painter.drawText(axis, Qt.AlignmentFlag.AlignLeft, "0")
         if not self.loss and not self.val:
-            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "Waiting for the first iterations…")
+            painter.drawText(area.adjusted(12, 0, -12, 0), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self.empty_text)
         for series, colour, (low, high), _ in axes:
             if not series:
                 continue

@@ -889,7 +889,8 @@ class MainWindow(QMainWindow):
         self.status("Settings saved.")
 
     def _finetune_dialog(self) -> FinetuneDialog:
-        candidates = [FinetuneCandidate(p.id, p.name, tuple(finetune_photos(self.library, p.id)))
+        candidates = [FinetuneCandidate(p.id, p.name, len({f.photo_id for f in self.library.faces_of_person(p.id)}),
+                                        tuple(finetune_photos(self.library, p.id)))
                       for p in self.library.people()]
         dialog = FinetuneDialog(candidates, queue=self.queue, on_keep=self._keep_personal_model,
                                 on_discard=self._discard_personal_model, parent=self)

@@ -52,8 +52,8 @@ def fake_finetune_factory(out_dir: Path, steps=20, delay=0.0, error=None):
 
 
 CANDIDATES = [
-    FinetuneCandidate(1, "Grandma", (Path("a.jpg"), Path("b.jpg"))),
-    FinetuneCandidate(2, "Uncle Tom", (Path("a.jpg"), Path("b.jpg"), Path("c.jpg"), Path("d.jpg"))),
+    FinetuneCandidate(1, "Grandma", 2, (Path("a.jpg"), Path("b.jpg"))),
+    FinetuneCandidate(2, "Uncle Tom", 4, (Path("a.jpg"), Path("b.jpg"), Path("c.jpg"), Path("d.jpg"))),
 ]
 
 
@@ -161,7 +161,25 @@ def test_eta_formatting():
 
 def test_a_person_with_one_photo_is_listed_in_the_singular(qtbot, library, tmp_path):
     queue = JobQueue(library, {"finetune": fake_finetune_factory(tmp_path)})
-    dialog = FinetuneDialog([FinetuneCandidate(3, "Little Tom", (Path("a.jpg"),))], queue=queue,
+    dialog = FinetuneDialog([FinetuneCandidate(3, "Little Tom", 1, (Path("a.jpg"),))], queue=queue,
                             on_keep=lambda pid, r: None, on_discard=lambda pid, r: None)
     qtbot.addWidget(dialog)
     assert dialog.person.itemText(0) == "Little Tom (1 photo) — needs at least 3"
+
+
+def test_a_person_never_the_largest_face_is_listed_with_their_photos_and_why_none_is_usable(qtbot, library, tmp_path):
+    # user test: "Little Tom (0 photos)" although he had a named face (a smaller one beside an adult's)
+    queue = JobQueue(library, {"finetune": fake_finetune_factory(tmp_path)})
+    dialog = FinetuneDialog([FinetuneCandidate(3, "Little Tom", 1, ())], queue=queue,
+                            on_keep=lambda pid, r: None, on_discard=lambda pid, r: None)
+    qtbot.addWidget(dialog)
+    assert dialog.person.itemText(0) == "Little Tom (1 photo, the largest face in 0) — needs at least 3"
+
+
+def test_before_start_the_plot_says_what_start_does_and_then_waits_for_iterations(qtbot, library, tmp_path):
+    dialog, _ = make(qtbot, library, fake_finetune_factory(tmp_path, delay=0.05), [], [])
+    assert dialog.plot.empty_text.startswith("Start trains a personal model")
+    dialog.start()
+    assert dialog.plot.empty_text == "Waiting for the first iterations…"
+    dialog.cancel()
+    qtbot.waitUntil(lambda: dialog.phase == "choose", timeout=5000)

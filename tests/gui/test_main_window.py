@@ -370,7 +370,7 @@ def test_finetune_lists_people_and_says_when_no_model_is_installed(qtbot, setup,
     library.create_person("Anna", [f.id for f in library.faces_of_person(None)])
     window.services._finetuner = lambda *a, **k: pytest.fail("must not run without a base model")
     dialog = window.open_finetune()
-    assert [(c.name, len(c.photos)) for c in dialog._candidates] == [("Anna", 3)]
+    assert [(c.name, c.photo_count, len(c.photos)) for c in dialog._candidates] == [("Anna", 3, 3)]
     dialog.start()
     qtbot.waitUntil(lambda: dialog.phase == "choose", timeout=10000)
     assert dialog.status.text().startswith("Fine-tuning failed: No trained ENTED model named 'ented-lfw128'")
