@@ -1,10 +1,13 @@
 """The remembered view: round trip, odd values ignored one by one, damaged files ignored."""
 
-from ented_desktop.core.view_state import ViewState, load_view_state, save_view_state
+from pathlib import Path
+
+from ented_desktop.core.view_state import ViewState, load_view_state, save_view_state, start_folder
 
 
 def test_round_trip(tmp_path):
-    state = ViewState(geometry=(10, 20, 900, 700), maximized=True, album_id=3, tab=2)
+    state = ViewState(geometry=(10, 20, 900, 700), maximized=True, album_id=3, tab=2,
+                      folders={"import": "/photos"})
     save_view_state(state, tmp_path / "sub" / "view_state.json")
     assert load_view_state(tmp_path / "sub" / "view_state.json") == state
 
@@ -19,6 +22,12 @@ def test_missing_or_damaged_file_gives_the_defaults(tmp_path):
 
 def test_invalid_values_keep_their_defaults_and_the_valid_ones_are_used(tmp_path):
     path = tmp_path / "v.json"
-    path.write_text('{"geometry": [1, 2, 0, 5], "maximized": "yes", "album_id": 3, "tab": -1, "unknown": 1}')
-    assert load_view_state(path) == ViewState(album_id=3)
+    path.write_text('{"geometry": [1, 2, 0, 5], "maximized": "yes", "album_id": 3, "tab": -1, "unknown": 1, '
+                    '"folders": {"import": "/p", "reference": 4, "export": ""}}')
+    assert load_view_state(path) == ViewState(album_id=3, folders={"import": "/p"})
 
+
+def test_start_folder_falls_back_to_home_when_the_folder_is_gone(tmp_path):
+    assert start_folder({"import": str(tmp_path)}, "import") == str(tmp_path)
+    assert start_folder({"import": str(tmp_path / "gone")}, "import") == str(Path.home())
+    assert start_folder({}, "reference") == str(Path.home())

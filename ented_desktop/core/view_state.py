@@ -1,4 +1,5 @@
-"""What the window looked like when the program last ended: geometry, album and tab.
+"""What the window looked like when the program last ended: geometry, album, tab and the folders its file
+dialogs last showed.
 
 A JSON file beside the settings, kept apart from them because it is remembered, not chosen: a damaged or odd
 file is simply ignored (value by value), never reported to the user.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ class ViewState:
     maximized: bool = False
     album_id: int | None = None  # None: all photos
     tab: int = 0
+    folders: dict[str, str] = field(default_factory=dict)  # file dialog kind -> the folder it last showed
 
 
 def default_view_state_path() -> Path:
@@ -50,6 +52,9 @@ def view_state_from_dict(data: dict[str, Any]) -> ViewState:
         state.album_id = data["album_id"]
     if _is_int(data.get("tab")) and data["tab"] >= 0:
         state.tab = data["tab"]
+    folders = data.get("folders")
+    if isinstance(folders, dict):
+        state.folders = {k: v for k, v in folders.items() if isinstance(k, str) and isinstance(v, str) and v}
     return state
 
 
@@ -71,3 +76,8 @@ def save_view_state(state: ViewState, path: Path | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, json.dumps(dataclasses.asdict(state), indent=2) + "\n")
 
+
+def start_folder(folders: dict[str, str], kind: str) -> str:
+    """Where a file dialog of ``kind`` opens: the folder it last showed while that still exists, else home."""
+    folder = folders.get(kind)
+    return folder if folder and Path(folder).is_dir() else str(Path.home())

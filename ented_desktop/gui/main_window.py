@@ -48,7 +48,7 @@ from ented_desktop.core.errors import UserError
 from ented_desktop.core.imageio import SUPPORTED_SUFFIXES, read_image_rgb8
 from ented_desktop.core.library import FaceRecord, Library, Person, Version
 from ented_desktop.core.settings import Settings, save_settings
-from ented_desktop.core.view_state import ViewState, load_view_state, save_view_state
+from ented_desktop.core.view_state import ViewState, load_view_state, save_view_state, start_folder
 from ented_desktop.gui.async_calls import AsyncCalls
 from ented_desktop.gui.compare_view import CompareMode, CompareView
 from ented_desktop.gui.export_dialog import ExportDialog, ExportScope
@@ -171,14 +171,15 @@ class AlbumList(QListWidget):
 class MainWindow(QMainWindow):
     def __init__(self, library: Library, settings: Settings, *, settings_path: Path | None = None,
                  view_state_path: Path | None = None, services: Services | None = None) -> None:
-        """``view_state_path``: where the window's geometry, album and tab are kept between runs
-        (None: not kept)."""
+        """``view_state_path``: where the window's geometry, album, tab and file dialogs' folders are kept
+        between runs (None: not kept)."""
         super().__init__()
         self.library = library
         self.settings = settings
         self.settings_path = settings_path
         self.view_state_path = view_state_path
         self.view_state = load_view_state(view_state_path) if view_state_path is not None else ViewState()
+        self.folders = self.view_state.folders  # where each kind of file dialog opens; shared with the panels
         self.services = services or Services(lambda: self.settings)
         self.queue = JobQueue(library, factories(library, self.services), self)
         self.calls = AsyncCalls(self)
@@ -193,7 +194,7 @@ class MainWindow(QMainWindow):
         self._photo_image: QImage | None = None
         self._photo_unreadable = False  # the original failed to load: its versions are shown alone
         self._version_image: QImage | None = None
-        self._export_folder = str(Path.home() / "Restored photos")
+        self._export_folder = self.folders.get("export", str(Path.home() / "Restored photos"))
         self.setWindowTitle("ENTED Desktop")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
@@ -243,6 +244,7 @@ class MainWindow(QMainWindow):
         state.maximized = self.isMaximized()
         state.album_id = None if self.current_album == ALL_PHOTOS else self.current_album
         state.tab = self.tabs.currentIndex()
+        self.folders["export"] = self._export_folder
         if self.view_state_path is not None:
             try:
                 save_view_state(state, self.view_state_path)
@@ -333,7 +335,8 @@ class MainWindow(QMainWindow):
         albums_layout.addWidget(add)
         self.albums_dock = self._dock("Albums", albums_box, Qt.DockWidgetArea.LeftDockWidgetArea)
 
-        self.people_panel = PeoplePanel(self.library, self._reference_shows_a_face, parent=self)
+        self.people_panel = PeoplePanel(self.library, self._reference_shows_a_face, folders=self.folders,
+                                        parent=self)
         self.people_panel.message.connect(self.status)
         self.people_panel.peopleChanged.connect(self._on_people_changed)
         self.people_panel.restorePersonRequested.connect(self.restore_person)
@@ -694,14 +697,17 @@ class MainWindow(QMainWindow):
         self.import_paths(paths, None)
 
     def add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", start_folder(self.folders, "import"))
         if folder:
+            self.folders["import"] = folder
             self.import_paths([Path(folder)], None)
 
     def add_photos(self) -> None:
         patterns = " ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES))
-        files, _ = QFileDialog.getOpenFileNames(self, "Add photos", str(Path.home()), f"Photos ({patterns})")
+        files, _ = QFileDialog.getOpenFileNames(self, "Add photos", start_folder(self.folders, "import"),
+                                                f"Photos ({patterns})")
         if files:
+            self.folders["import"] = str(Path(files[0]).parent)
             self.import_paths([Path(f) for f in files], None)
 
     def new_album(self) -> None:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.imageio import SUPPORTED_SUFFIXES
 from ented_desktop.core.library import Library, Person, ReferenceCandidate, Suggestion
+from ented_desktop.core.view_state import start_folder
 from ented_desktop.gui.async_calls import AsyncCalls
 from ented_desktop.gui.face_images import face_crop, image_file_thumbnail
 from ented_desktop.gui.icons import icon
@@ -148,12 +149,14 @@ class PeoplePanel(QWidget):
     message = Signal(str)  # a one-line outcome or error for the status bar
 
     def __init__(self, library: Library, face_check: Callable[[Path], bool], calls: AsyncCalls | None = None,
-                 parent: QWidget | None = None) -> None:
+                 *, folders: dict[str, str] | None = None, parent: QWidget | None = None) -> None:
         """``face_check(path)`` says whether an image shows a face (gui.reference_check.shows_a_face); it runs
-        off the main thread."""
+        off the main thread. ``folders`` remembers where file dialogs were last (the main window's, so it is
+        kept between runs)."""
         super().__init__(parent)
         self.library = library
         self.face_check = face_check
+        self.folders = folders if folders is not None else {}
         self.calls = calls or AsyncCalls(self)
         self.calls.done.connect(self._on_done)
         self.calls.failed.connect(self._on_failed)
@@ -333,9 +336,10 @@ class PeoplePanel(QWidget):
         if person_id is None:
             return
         patterns = " ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES))
-        name, _ = QFileDialog.getOpenFileName(self, "Reference photo", str(Path.home()),
+        name, _ = QFileDialog.getOpenFileName(self, "Reference photo", start_folder(self.folders, "reference"),
                                               f"Photos ({patterns})")
         if name:
+            self.folders["reference"] = str(Path(name).parent)
             self.set_reference_image(person_id, Path(name))
 
     def set_reference_image(self, person_id: int, path: Path) -> None:

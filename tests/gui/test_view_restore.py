@@ -1,8 +1,11 @@
-"""Reopening the program shows the window, album and tab as they were left."""
+"""Reopening the program shows the window, album, tab and file-dialog folders as they were left."""
+
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFileDialog
 
 from ented_desktop.core.library import Library
 from ented_desktop.core.settings import Settings
@@ -77,3 +80,33 @@ def test_on_a_screen_needs_a_grabbable_title_bar():
     assert not on_a_screen(QRect(100, -500, 800, 600), screens)  # title bar above the screen
     assert on_a_screen(QRect(1900 - 150, 100, 800, 600), screens)
 
+def test_file_dialogs_open_where_they_were_last_and_remember_it_next_run(qtbot, open_window, tmp_path,
+                                                                          monkeypatch):
+    opened, _ = open_window
+    photos, refs = tmp_path / "photos", tmp_path / "refs"
+    photos.mkdir()
+    refs.mkdir()
+    starts: list[str] = []
+
+    def folder_dialog(parent, title, start):
+        starts.append(start)
+        return ""
+
+    def file_dialog(parent, title, start, filters):
+        starts.append(start)
+        return str(refs / "gran.jpg"), ""
+
+    window = opened()
+    window.folders["import"] = str(photos)  # as after a folder was added
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", folder_dialog)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", file_dialog)
+    monkeypatch.setattr(window.people_panel, "set_reference_image", lambda person_id, path: None)
+    monkeypatch.setattr(window.people_panel, "current_person_id", lambda: 1)
+    window.add_folder()
+    window.people_panel.choose_reference_file()
+    assert starts == [str(photos), str(Path.home())]
+    assert window.folders["reference"] == str(refs)
+    assert window.close()
+
+    again = opened()
+    assert again.folders == {"import": str(photos), "reference": str(refs), "export": again._export_folder}
