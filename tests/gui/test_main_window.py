@@ -62,6 +62,17 @@ def import_folder(qtbot, window, folder):
     wait_jobs_done(qtbot, window)
 
 
+def restore_one_photo(qtbot, window, library, folder, name, shade):
+    """Import a folder holding one photo, restore it and return its record."""
+    folder.mkdir()
+    make_photo(folder / name, shade)
+    import_folder(qtbot, window, folder)
+    photo = library.photos()[0]
+    window.queue.submit("restore", {"photo_ids": [photo.id]})
+    wait_jobs_done(qtbot, window)
+    return photo
+
+
 def test_dropping_a_bad_folder_imports_the_good_photos_and_lists_the_rest(qtbot, setup, tmp_path):
     window, library, _ = setup
     import_folder(qtbot, window, bad_folder(tmp_path))
@@ -193,13 +204,7 @@ def test_a_batch_prepares_each_reference_once_and_the_next_batch_sees_a_new_one(
 
 def test_export_never_replaces_an_existing_file(qtbot, setup, tmp_path):
     window, library, _ = setup
-    folder = tmp_path / "three"
-    folder.mkdir()
-    make_photo(folder / "wedding.jpg", 150)
-    import_folder(qtbot, window, folder)
-    photo = library.photos()[0]
-    window.queue.submit("restore", {"photo_ids": [photo.id]})
-    wait_jobs_done(qtbot, window)
+    photo = restore_one_photo(qtbot, window, library, tmp_path / "three", "wedding.jpg", 150)
     version = library.versions(photo.id)[0].id
     out = tmp_path / "out"
     out.mkdir()
@@ -283,13 +288,7 @@ def test_settings_change_resets_services_and_thumbnails(qtbot, setup, monkeypatc
 
 def test_pixels_of_restored_face_differ_in_compare(qtbot, setup, tmp_path):
     window, library, _ = setup
-    folder = tmp_path / "four"
-    folder.mkdir()
-    make_photo(folder / "x.png", 100)
-    import_folder(qtbot, window, folder)
-    photo = library.photos()[0]
-    window.queue.submit("restore", {"photo_ids": [photo.id]})
-    wait_jobs_done(qtbot, window)
+    photo = restore_one_photo(qtbot, window, library, tmp_path / "four", "x.png", 100)
     from ented_desktop.core.imageio import read_image_rgb8
     before = read_image_rgb8(photo.path)
     after = read_image_rgb8(library.versions(photo.id)[0].path)
@@ -324,13 +323,7 @@ def shows_whole(combo, text):
 
 def test_version_names_fit_or_are_elided_with_the_whole_name_as_tooltip(qtbot, setup, tmp_path):
     window, library, _ = setup
-    folder = tmp_path / "one"
-    folder.mkdir()
-    make_photo(folder / "x.png", 100)
-    import_folder(qtbot, window, folder)
-    photo = library.photos()[0]
-    window.queue.submit("restore", {"photo_ids": [photo.id]})
-    wait_jobs_done(qtbot, window)
+    photo = restore_one_photo(qtbot, window, library, tmp_path / "one", "x.png", 100)
     window.tabs.setCurrentIndex(TAB_COMPARE)
     combo = window.version_combo
     assert combo.currentText().startswith("1: fake-model, ") and shows_whole(combo, combo.currentText())
