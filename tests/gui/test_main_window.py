@@ -62,15 +62,16 @@ def import_folder(qtbot, window, folder):
     wait_jobs_done(qtbot, window)
 
 
-def restore_one_photo(qtbot, window, library, folder, name, shade):
-    """Import a folder holding one photo, restore it and return its record."""
+def import_and_restore_first(qtbot, window, library, folder, shades):
+    """Import a folder of photos (file name -> shade of its face), restore the first; return their records."""
     folder.mkdir()
-    make_photo(folder / name, shade)
+    for name, shade in shades.items():
+        make_photo(folder / name, shade)
     import_folder(qtbot, window, folder)
-    photo = library.photos()[0]
-    window.queue.submit("restore", {"photo_ids": [photo.id]})
+    photos = library.photos()
+    window.queue.submit("restore", {"photo_ids": [photos[0].id]})
     wait_jobs_done(qtbot, window)
-    return photo
+    return photos
 
 
 def test_dropping_a_bad_folder_imports_the_good_photos_and_lists_the_rest(qtbot, setup, tmp_path):
@@ -204,7 +205,7 @@ def test_a_batch_prepares_each_reference_once_and_the_next_batch_sees_a_new_one(
 
 def test_export_never_replaces_an_existing_file(qtbot, setup, tmp_path):
     window, library, _ = setup
-    photo = restore_one_photo(qtbot, window, library, tmp_path / "three", "wedding.jpg", 150)
+    (photo,) = import_and_restore_first(qtbot, window, library, tmp_path / "three", {"wedding.jpg": 150})
     version = library.versions(photo.id)[0].id
     out = tmp_path / "out"
     out.mkdir()
@@ -288,7 +289,7 @@ def test_settings_change_resets_services_and_thumbnails(qtbot, setup, monkeypatc
 
 def test_pixels_of_restored_face_differ_in_compare(qtbot, setup, tmp_path):
     window, library, _ = setup
-    photo = restore_one_photo(qtbot, window, library, tmp_path / "four", "x.png", 100)
+    (photo,) = import_and_restore_first(qtbot, window, library, tmp_path / "four", {"x.png": 100})
     from ented_desktop.core.imageio import read_image_rgb8
     before = read_image_rgb8(photo.path)
     after = read_image_rgb8(library.versions(photo.id)[0].path)
@@ -323,7 +324,7 @@ def shows_whole(combo, text):
 
 def test_version_names_fit_or_are_elided_with_the_whole_name_as_tooltip(qtbot, setup, tmp_path):
     window, library, _ = setup
-    photo = restore_one_photo(qtbot, window, library, tmp_path / "one", "x.png", 100)
+    (photo,) = import_and_restore_first(qtbot, window, library, tmp_path / "one", {"x.png": 100})
     window.tabs.setCurrentIndex(TAB_COMPARE)
     combo = window.version_combo
     assert combo.currentText().startswith("1: fake-model, ") and shows_whole(combo, combo.currentText())
@@ -391,14 +392,7 @@ def test_real_pipeline_without_a_trained_model_fails_the_job_with_its_sentence(q
 
 def restored_pair_with_a_missing_original(qtbot, window, library, tmp_path):
     """Two photos; the first restored, then its original removed (a drive that is no longer plugged in)."""
-    folder = tmp_path / "drive"
-    folder.mkdir()
-    make_photo(folder / "a.png", 200)
-    make_photo(folder / "b.png", 60)
-    import_folder(qtbot, window, folder)
-    first, second = library.photos()
-    window.queue.submit("restore", {"photo_ids": [first.id]})
-    wait_jobs_done(qtbot, window)
+    first, second = import_and_restore_first(qtbot, window, library, tmp_path / "drive", {"a.png": 200, "b.png": 60})
     first.path.unlink()
     window.select_photo(second.id)
     return first
@@ -449,14 +443,7 @@ def test_naming_a_face_crops_the_loaded_photo_without_reading_files(qtbot, setup
 
 def test_restored_photos_keep_their_mark_when_the_album_is_shown_again(qtbot, setup, tmp_path):
     window, library, _ = setup
-    folder = tmp_path / "marks"
-    folder.mkdir()
-    make_photo(folder / "a.png", 200)
-    make_photo(folder / "b.png", 60)
-    import_folder(qtbot, window, folder)
-    first, second = library.photos()
-    window.queue.submit("restore", {"photo_ids": [first.id]})
-    wait_jobs_done(qtbot, window)
+    first, second = import_and_restore_first(qtbot, window, library, tmp_path / "marks", {"a.png": 200, "b.png": 60})
     for album in (main_window_module.ALL_PHOTOS, library.albums()[0].id):
         window.show_album(album)
         assert {i.photo_id: i.restored for i in window.thumbnails.items()} == {first.id: True, second.id: False}
