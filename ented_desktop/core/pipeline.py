@@ -170,6 +170,8 @@ class Restorer:
         canvas = pixels if canvas is None else canvas
         out = canvas
         done = 0
+        centers = np.array([face.landmarks.mean(axis=0) for face in faces], np.float64).reshape(-1, 2)
+        scales = np.array([face.size for face in faces], np.float64)
         for start in range(0, len(todo), BATCH):
             if aborted is not None and aborted():
                 raise Cancelled()
@@ -178,7 +180,8 @@ class Restorer:
             for (i, _, _, matrix), face_out in zip(chunk, restored, strict=True):
                 if grayscale:
                     face_out = to_gray_rgb(face_out)
-                out = self._paste(out, pixels, faces, i, face_out, matrix)
+                out = self._paste(out, pixels, faces[i], face_out, matrix,
+                                  lambda n, m, i=i: feather_mask(n) * territory_mask(n, m, centers, scales, i))
                 done += 1
                 if progress is not None:
                     progress(done, len(todo))
@@ -188,19 +191,13 @@ class Restorer:
         self,
         canvas: np.ndarray,
         original: np.ndarray,
-        faces: Sequence[Face],
-        i: int,
+        face: Face,
         restored: np.ndarray,
         matrix: np.ndarray,
+        mask: Callable[[int, np.ndarray], np.ndarray],
     ) -> np.ndarray:
-        """Paste face ``i`` of ``faces``, its weight feathered and limited to the part nearest to it."""
-        centers = np.array([face.landmarks.mean(axis=0) for face in faces], np.float64)
-        scales = np.array([face.size for face in faces], np.float64)
-
-        def mask(n: int, m: np.ndarray) -> np.ndarray:
-            return feather_mask(n) * territory_mask(n, m, centers, scales, i)
-
-        face = faces[i]
+        """Paste ``face``; ``mask(n, m)`` is its paste weight for an ``n x n`` crop aligned by ``m`` (feathered and
+        kept to its territory; the faces' centres and sizes are computed once per photo, not once per paste)."""
         size = int(round(face.size))
         if size <= self.resolution:
             return paste_face(canvas, restored, matrix, mask(self.resolution, matrix))
