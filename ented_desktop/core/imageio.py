@@ -198,7 +198,7 @@ def _tiff_orientation_and_exif(im: Image.Image) -> tuple[int, bytes | None]:
     return orientation, out.tobytes()
 
 
-def _orientation_and_exif(im: Image.Image) -> tuple[int, bytes | None]:
+def orientation_and_exif(im: Image.Image) -> tuple[int, bytes | None]:
     """Orientation to apply and EXIF to carry; malformed EXIF is dropped rather than refusing the photo."""
     try:
         raw = im.info.get("exif")
@@ -211,7 +211,7 @@ def _orientation_and_exif(im: Image.Image) -> tuple[int, bytes | None]:
     return 1, None
 
 
-def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     """Turn stored pixels upright for EXIF orientation 1..8 (row 0 / column 0 meaning per EXIF 2.3)."""
     if orientation == 2:
         return pixels[:, ::-1]
@@ -387,10 +387,10 @@ def _read_open_file(f: io.BufferedReader, path: Path, max_pixels: int) -> Photo:
             raise _read_error(path, "the file is truncated or damaged") from None
         if pixels.shape[:2] != (height, width):
             raise _read_error(path, "the file is damaged")
-        orientation, exif = _orientation_and_exif(im)  # after load(): PNG may keep EXIF after the pixels
+        orientation, exif = orientation_and_exif(im)  # after load(): PNG may keep EXIF after the pixels
         icc = None if im.mode == "CMYK" else im.info.get("icc_profile") or None
         return Photo(
-            pixels=np.ascontiguousarray(pixels if upright else _apply_orientation(pixels, orientation)),
+            pixels=np.ascontiguousarray(pixels if upright else apply_orientation(pixels, orientation)),
             grayscale=grayscale,
             format="JPEG" if im.format == "MPO" else str(im.format),
             exif=exif,

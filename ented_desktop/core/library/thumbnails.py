@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ented_desktop.core.atomic import atomic_path
 from ented_desktop.core.errors import ImageReadError
-from ented_desktop.core.imageio import MAX_PIXELS, _apply_orientation, _orientation_and_exif, to_uint8
+from ented_desktop.core.imageio import MAX_PIXELS, apply_orientation, orientation_and_exif, to_uint8
 from ented_desktop.core.library.importer import READ_FORMATS
 
 THUMBNAIL_SIZE_RANGE = (16, 2048)
@@ -53,7 +53,7 @@ def make_thumbnail(source: str | os.PathLike[str], dest: Path, size: int) -> Pat
             im.draft(None, (size, size))
             im.load()
             # Read after loading, as read_photo does: Pillow turns a TIFF upright while loading it.
-            orientation, _ = _orientation_and_exif(im)
+            orientation, _ = orientation_and_exif(im)
             if im.mode.startswith("I") or im.mode == "P":
                 im = _flatten(im)  # resampling needs 8-bit channels
             im.thumbnail((size, size), reducing_gap=2.0)
@@ -68,7 +68,7 @@ def make_thumbnail(source: str | os.PathLike[str], dest: Path, size: int) -> Pat
         raise ImageReadError(
             f'Cannot make a thumbnail of "{source}": the file is truncated or damaged.'
         ) from None
-    im = Image.fromarray(np.ascontiguousarray(_apply_orientation(np.asarray(im), orientation)))
+    im = Image.fromarray(np.ascontiguousarray(apply_orientation(np.asarray(im), orientation)))
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(dest) as tmp:
         im.save(tmp, "JPEG", quality=JPEG_QUALITY)
