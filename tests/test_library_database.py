@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile
 
-from ented_desktop.core.errors import ImageReadError, UserError
+from ented_desktop.core.errors import ImageReadError, ImageWriteError, UserError
 from ented_desktop.core.face.align import template_for
 from ented_desktop.core.face.detect import Face
 from ented_desktop.core.identity import identity_distance
@@ -20,6 +20,7 @@ from ented_desktop.core.library import (
     JobStateError,
     Library,
     LibraryInUseError,
+    Suggestion,
     UnknownItemError,
 )
 from ented_desktop.core.library import database as database_module
@@ -433,6 +434,112 @@ def test_people_and_reference_faces(lib, drop, tmp_path):
         lib.set_personal_model(ann, tmp_path / "nope.safetensors")
     lib.delete_person(ann)
     assert lib.people() == [] and lib.face(f2).person_id is None
+
+
+def named_faces(lib, drop):
+    """Five face ids: one alike face in each of the three photos, then two more faces of the first photo that
+    look like nobody else (never suggested: two faces of one photo are not grouped)."""
+    album = lib.create_album("a")
+    run(lib.import_paths(album, [drop]))
+    first, *others = [p.id for p in lib.photos(album)]
+    a, b = np.array([2.0, 0, 0], np.float32), np.array([0, 2.0, 0], np.float32)
+    alike, u1, u2 = lib.set_faces(first, faces_at(0, 100, 200), [a, b, b + 0.01], detector="x")
+    return [alike, *(lib.set_faces(p, faces_at(0), [a + 0.01 * i], detector="x")[0] for i, p in enumerate(others, 1)),
+            u1, u2]
+
+
+def test_merging_keeps_the_targets_reference_and_takes_a_model_it_lacks(lib, drop, tmp_path):
+    s1, s2, t1, _, _ = named_faces(lib, drop)
+    ann = lib.create_person("Ann", [s1, s2])
+    anne = lib.create_person("Anne", [t1])
+    ann_image = lib.set_reference_image(ann, jpeg(tmp_path / "outside" / "ann.jpg"))
+    model = tmp_path / "ann.safetensors"
+    model.write_bytes(b"x")
+    lib.set_personal_model(ann, model)
+    lib.set_reference_face(anne, t1)
+    lib.merge_people(ann, anne)
+    assert [(p.id, p.name, p.face_count) for p in lib.people()] == [(anne, "Anne", 3)]
+    assert {f.id for f in lib.faces_of_person(anne)} == {s1, s2, t1}
+    merged = lib.person(anne)
+    assert (merged.reference_face_id, merged.reference_image, merged.personal_model) == (t1, None, model)
+    assert not ann_image.exists() and model.exists()  # the unused copy goes, the model file stays
+    with pytest.raises(UnknownItemError):
+        lib.person(ann)
+    assert lib.integrity_problems() == [] and lib.remove_leftovers() == []
+
+
+def test_merging_gives_a_target_without_reference_the_sources_face_or_image(lib, drop, tmp_path):
+    s1, s2, t1, u1, u2 = named_faces(lib, drop)
+    source = lib.create_person("Grandma", [s1])
+    target = lib.create_person("Grandma Rose", [t1])
+    lib.set_reference_face(source, s1)
+    lib.merge_people(source, target)
+    assert lib.person(target).reference_face_id == s1  # the trigger cleared it on the source, not here
+
+    with_image = lib.create_person("Bo", [s2])
+    external = jpeg(tmp_path / "outside" / "bo.jpg", seed=7)
+    old_copy = lib.set_reference_image(with_image, external)
+    bo_model, bob_model = tmp_path / "bo.safetensors", tmp_path / "bob.safetensors"
+    bo_model.write_bytes(b"bo")
+    bob_model.write_bytes(b"bob")
+    lib.set_personal_model(with_image, bo_model)
+    without = lib.create_person("Bob", [u1, u2])
+    lib.set_personal_model(without, bob_model)
+    lib.merge_people(with_image, without)
+    bob = lib.person(without)
+    assert bob.reference_face_id is None and bob.personal_model == bob_model and bob.face_count == 3
+    assert bob.reference_image.parent == lib.directory / "references" / str(without)
+    assert bob.reference_image.read_bytes() == external.read_bytes()
+    assert not old_copy.exists() and bo_model.exists()
+    assert lib.integrity_problems() == [] and lib.remove_leftovers() == []
+
+
+def test_merging_carries_over_faces_turned_down_for_the_source(lib, drop):
+    s1, t1, x, u1, _ = named_faces(lib, drop)
+    source = lib.create_person("Grandma", [s1])
+    target = lib.create_person("Grandma Rose", [t1])
+    lib.reject_suggestion(Suggestion((x,), source, 0.0))
+    for person in (source, target):  # the same pair twice after the merge
+        lib.reject_suggestion(Suggestion((u1,), person, 0.0))
+    lib.reject_suggestion(Suggestion((s1,), target, 0.0))  # said while s1 was unnamed
+    lib.merge_people(source, target)
+    lib.unassign_faces([s1])
+    # x stays turned down for the merged person; s1, now one of hers, is offered to her again.
+    assert [(s.person_id, s.face_ids) for s in lib.suggest_groups(threshold=0.6)] == [(target, (s1,))]
+    assert lib.integrity_problems() == []
+
+
+def test_merging_refuses_one_person_and_people_no_longer_there(lib, drop):
+    s1, t1, _, _, _ = named_faces(lib, drop)
+    ann = lib.create_person("Ann", [s1])
+    bob = lib.create_person("Bob", [t1])
+    with pytest.raises(UserError, match="cannot be merged with themselves"):
+        lib.merge_people(ann, ann)
+    lib.delete_person(bob)
+    for source, target in ((ann, bob), (bob, ann)):
+        with pytest.raises(UnknownItemError, match="no longer in the library"):
+            lib.merge_people(source, target)
+    assert [(p.name, p.face_count) for p in lib.people()] == [("Ann", 1)]
+
+
+def test_a_merge_that_fails_changes_nothing(lib, drop, tmp_path, monkeypatch):
+    s1, t1, _, _, _ = named_faces(lib, drop)
+    source = lib.create_person("Ann", [s1])
+    target = lib.create_person("Anne", [t1])
+    image = lib.set_reference_image(source, jpeg(tmp_path / "outside" / "ann.jpg"))
+    copy = Library._copy_atomic
+
+    def copy_then_fail(src, dest):
+        copy(src, dest)
+        raise ImageWriteError("The disk is full.")
+
+    monkeypatch.setattr(Library, "_copy_atomic", staticmethod(copy_then_fail))
+    with pytest.raises(ImageWriteError):
+        lib.merge_people(source, target)
+    assert [(p.name, p.face_count) for p in lib.people()] == [("Ann", 1), ("Anne", 1)]
+    assert lib.person(source).reference_image == image and image.exists()
+    assert lib.person(target).reference_image is None
+    assert list((lib.directory / "references" / str(target)).iterdir()) == []
 
 
 def embedding(center, seed, spread=0.05):

@@ -795,6 +795,70 @@ class Library:
         if row["reference_image"]:
             self._delete_files([self._abs(row["reference_image"])])
 
+    def merge_people(self, source_id: int, target_id: int) -> None:
+        """Make two people one: every face of the source becomes the target's and the source is forgotten.
+
+        The target keeps its reference and personal model; one it lacks is taken from the source (a
+        reference image is copied into the target's folder before the change is committed; one whose file
+        is gone is not taken). Faces turned down for the source are turned down for the target. A personal
+        model file is left where it is.
+        """
+        if source_id == target_id:
+            raise UserError("A person cannot be merged with themselves.")
+        moved: Path | None = None
+        try:
+            with self._write() as conn:
+                rows = {
+                    r["id"]: r
+                    for r in conn.execute(
+                        "SELECT id, reference_face_id, reference_image, personal_model FROM people "
+                        "WHERE id IN (?, ?)",
+                        (source_id, target_id),
+                    )
+                }
+                if len(rows) < 2:
+                    raise UnknownItemError("That person is no longer in the library.")
+                source, target = rows[source_id], rows[target_id]
+                image = source["reference_image"]
+                # Moving the faces clears the source's reference face (trigger faces_leave_person).
+                conn.execute("UPDATE faces SET person_id = ? WHERE person_id = ?", (target_id, source_id))
+                # A face turned down for both keeps the target's row; the source's goes with the source.
+                conn.execute(
+                    "UPDATE OR IGNORE rejections SET person_id = ? WHERE person_id = ?", (target_id, source_id)
+                )
+                # "Not the target" said of a face the source had (or the other way round) no longer holds.
+                conn.execute(
+                    "DELETE FROM rejections WHERE person_id = ? "
+                    "AND face_id IN (SELECT id FROM faces WHERE person_id = ?)",
+                    (target_id, target_id),
+                )
+                if target["reference_face_id"] is None and target["reference_image"] is None:
+                    if source["reference_face_id"] is not None:
+                        conn.execute(
+                            "UPDATE people SET reference_face_id = ? WHERE id = ?",
+                            (source["reference_face_id"], target_id),
+                        )
+                    elif image is not None and self._abs(image).is_file():
+                        moved = self.directory / "references" / str(target_id) / (
+                            secrets.token_hex(8) + Path(image).suffix
+                        )
+                        moved.parent.mkdir(parents=True, exist_ok=True)
+                        self._copy_atomic(self._abs(image), moved)
+                        conn.execute(
+                            "UPDATE people SET reference_image = ? WHERE id = ?", (self._rel(moved), target_id)
+                        )
+                if target["personal_model"] is None and source["personal_model"] is not None:
+                    conn.execute(
+                        "UPDATE people SET personal_model = ? WHERE id = ?", (source["personal_model"], target_id)
+                    )
+                conn.execute("DELETE FROM people WHERE id = ?", (source_id,))
+        except BaseException:
+            if moved is not None:
+                moved.unlink(missing_ok=True)
+            raise
+        if image is not None:
+            self._delete_files([self._abs(image)])
+
     def assign_faces(self, face_ids: Iterable[int], person_id: int) -> None:
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM people WHERE id = ?", (person_id,)).fetchone() is None:
