@@ -1,25 +1,31 @@
 """People: their faces, their reference (picked, suggested with reasons, or dropped in as an image),
-and the app's suggestions for grouping unnamed faces, confirmed or rejected with one click.
+and the app's suggestions for grouping unnamed faces, confirmed or rejected with one click. A person can be
+renamed, merged into another or deleted (right-click, F2, Delete), and faces taken away from them.
 
-Everything slow (suggesting groups or a reference reads photos) runs through :class:`AsyncCalls`;
-the panel itself only reads lists from the library and writes what the user decided.
+Everything slow (suggesting groups or a reference reads photos) runs through :class:`AsyncCalls`, and so
+do renaming, merging, deleting and un-naming; the panel itself only reads lists from the library.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QImage, QPixmap
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QMessageBox,
     QPushButton,
     QVBoxLayout,
@@ -40,7 +46,10 @@ CROP_SIZE = 64
 SUGGESTION_CROP_SIZE = 52
 SUGGESTION_FACES_SHOWN = 4
 SUGGESTIONS_SHOWN = 8  # the best ones; confirming or rejecting one brings up the next
+FACE_ICON_SIZE = 48
+FACE_ROWS_SHOWN = 2  # the person's faces list scrolls beyond that
 PersonIdRole = Qt.ItemDataRole.UserRole + 10
+FaceIdRole = Qt.ItemDataRole.UserRole + 11
 
 
 def dropped_image(paths: list[Path]) -> Path | None:
@@ -65,6 +74,61 @@ def reference_text(person: Person, suggestion: ReferenceCandidate | None, pendin
     if suggestion is not None:
         return f"No reference yet. Suggested: {suggestion.why}."
     return "No reference yet, and no usable face to suggest."
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two names mean one person to the user: equal but for case and spaces (as the name dialog matches)."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _faces_become(n: int, what: str) -> str:
+    return f"{count(n, 'face')} {'becomes' if n == 1 else 'become'} {what}"
+
+
+def _has_reference(person: Person) -> bool:
+    return person.reference_face_id is not None or person.reference_image is not None
+
+
+def merge_outcome(source: Person, target: Person) -> str:
+    """What merging ``source`` into ``target`` does (core ``Library.merge_people``), in a few sentences."""
+    s, t = source.name, target.name
+    theirs = f"{t}'s"
+    lines = [f"{s}'s {_faces_become(source.face_count, theirs)}." if source.face_count else f"{s} has no faces."]
+    if _has_reference(target):
+        lines.append(f"{t} keeps their reference" + (f" ({s}'s is dropped)." if _has_reference(source) else "."))
+    elif _has_reference(source):
+        lines.append(f"{t} takes {s}'s reference.")
+    if target.personal_model is not None:
+        lines.append(f"{t} keeps their personal model.")
+    elif source.personal_model is not None:
+        lines.append(f"{t} takes {s}'s personal model.")
+    lines.append(f"{s} is removed from the people. This cannot be undone.")
+    text = " ".join(lines)
+    if target.personal_model is not None and source.personal_model is not None:
+        text += f"\n\n{s}'s personal model is not deleted; it stays on disk at:\n{source.personal_model}"
+    return text
+
+
+def delete_consequences(person: Person) -> str:
+    """What deleting the person does (core ``Library.delete_person``), in a few sentences."""
+    lines = [f"Their {_faces_become(person.face_count, 'unnamed')}." if person.face_count else "They have no faces.",
+             "The photos, their originals and restored versions are kept."]
+    if person.reference_image is not None:
+        lines.append("The reference image added for them is deleted from the library (the file it came from is "
+                     "not touched).")
+    text = " ".join(lines)
+    if person.personal_model is not None:
+        text += f"\n\nTheir personal model is not deleted; it stays on disk at:\n{person.personal_model}"
+    return text
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A change the user asked for, running in the background: what to say when it is done or has failed."""
+
+    done: str
+    failed: str
+    select: int | None = None  # the person to show afterwards
 
 
 class PeopleList(QListWidget):
@@ -103,6 +167,50 @@ class PeopleList(QListWidget):
             return
         event.acceptProposedAction()
         self.imageDropped.emit(int(item.data(PersonIdRole)), image)
+
+
+class MergeDialog(QDialog):
+    """Pick the person to merge ``source`` into; what the merge does is said for the one picked. After
+    "Merge", :meth:`target` is the person picked."""
+
+    def __init__(self, source: Person, others: list[Person], pixmap: Callable[[Person], QPixmap],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Merge {source.name}")
+        self.source = source
+        self.others = {p.id: p for p in others}
+        self.people = QListWidget()
+        self.people.setIconSize(QSize(CROP_SIZE // 2, CROP_SIZE // 2))
+        for person in others:
+            item = QListWidgetItem(QIcon(pixmap(person)), f"{person.name} ({count(person.face_count, 'face')})")
+            item.setData(PersonIdRole, person.id)
+            self.people.addItem(item)
+        self.people.itemDoubleClicked.connect(lambda _: self.accept())
+        self.outcome = QLabel(f"Choose who {source.name} really is: the two become one person.")
+        self.outcome.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.merge = buttons.addButton("Merge", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.merge.setEnabled(False)  # nothing is picked for the user: a merge cannot be undone
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        # The selection, not the current item: Qt makes the first person current when the list gets the focus.
+        self.people.itemSelectionChanged.connect(self._on_picked)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Merge <b>{source.name}</b> into:"))
+        layout.addWidget(self.people, 1)
+        layout.addWidget(self.outcome)
+        layout.addWidget(buttons)
+        self.resize(420, 360)
+
+    def _on_picked(self) -> None:
+        target = self.target()
+        self.merge.setEnabled(target is not None)
+        if target is not None:
+            self.outcome.setText(merge_outcome(self.source, target))
+
+    def target(self) -> Person | None:
+        picked = self.people.selectedItems()
+        return self.others[int(picked[0].data(PersonIdRole))] if picked else None
 
 
 class SuggestionRow(QWidget):
@@ -165,10 +273,18 @@ class PeoplePanel(QWidget):
         self._suggestions: list[Suggestion] = []
         self._suggestion_rows: list[SuggestionRow] = []
         self._groups_stale = False
+        self._changes: dict[tuple, _Change] = {}
+        self._faces_shown: tuple[int | None, list[int]] = (None, [])
 
         self.people = PeopleList()
         self.people.currentItemChanged.connect(self._on_current)
         self.people.imageDropped.connect(self.set_reference_image)
+        self.people.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.people.customContextMenuRequested.connect(self._show_people_menu)
+        self.act_rename = self._list_action(self.people, "Rename…", self.rename_person, "F2")
+        self.act_merge = self._list_action(self.people, "Merge into…", self.merge_person)
+        self.act_delete = self._list_action(self.people, "Delete person…", self.delete_person,
+                                            QKeySequence.StandardKey.Delete)
         self.detail = QLabel("Name faces on a photo to add people. Drop a photo onto a person to use it as "
                              "their reference.")
         self.detail.setWordWrap(True)
@@ -192,6 +308,21 @@ class PeoplePanel(QWidget):
         row2.addWidget(self.restore)
         row2.addStretch(1)
 
+        self.faces_title = QLabel()
+        self.faces = QListWidget()
+        self.faces.setViewMode(QListView.ViewMode.IconMode)
+        self.faces.setIconSize(QSize(FACE_ICON_SIZE, FACE_ICON_SIZE))
+        self.faces.setGridSize(QSize(FACE_ICON_SIZE + 6, FACE_ICON_SIZE + 6))
+        self.faces.setResizeMode(QListView.ResizeMode.Adjust)
+        self.faces.setMovement(QListView.Movement.Static)
+        self.faces.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.faces.setMaximumHeight(FACE_ROWS_SHOWN * (FACE_ICON_SIZE + 6) + 2 * self.faces.frameWidth() + 4)
+        self.faces.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.faces.customContextMenuRequested.connect(self._show_faces_menu)
+        self.faces.itemSelectionChanged.connect(self._update_face_actions)
+        self.act_not_person = self._list_action(self.faces, "Not this person", self.not_this_person)
+        self.act_not_person.setEnabled(False)
+
         self.suggestions_title = QLabel("<b>Suggestions</b>")
         self.suggestions = QListWidget()
         self.suggestions.setSelectionMode(QListWidget.SelectionMode.NoSelection)
@@ -206,10 +337,24 @@ class PeoplePanel(QWidget):
         layout.addWidget(self.detail)
         layout.addLayout(row1)
         layout.addLayout(row2)
+        layout.addWidget(self.faces_title)
+        layout.addWidget(self.faces, 1)
         layout.addWidget(self.suggestions_title)
         layout.addWidget(self.suggestions_empty)
         layout.addWidget(self.suggestions, 2)
         self.refresh()
+
+    def _list_action(self, view: QListWidget, text: str, slot: Callable[[], None],
+                     key: str | QKeySequence.StandardKey | None = None) -> QAction:
+        """An action of ``view``'s context menu; its key works only while the list has the focus (elsewhere in
+        the window Delete removes photos or albums)."""
+        action = QAction(text, view)
+        if key is not None:
+            action.setShortcut(QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(lambda _=False: slot())
+        view.addAction(action)
+        return action
 
     # -- people ----------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -221,7 +366,8 @@ class PeoplePanel(QWidget):
             item = QListWidgetItem(self._person_text(person))
             item.setData(PersonIdRole, person.id)
             item.setIcon(QIcon(self._person_pixmap(person)))
-            item.setToolTip("Drop a photo here to make it this person's reference.")
+            item.setToolTip("Drop a photo here to make it this person's reference. Right-click to rename, "
+                            "merge or delete.")
             self.people.addItem(item)
             if person.id == current:
                 self.people.setCurrentItem(item)
@@ -261,6 +407,18 @@ class PeoplePanel(QWidget):
             return icon("person").pixmap(CROP_SIZE, CROP_SIZE)
         return pixmap
 
+    def _current_person(self) -> Person | None:
+        """The selected person as the library has them now; None (and the list reloaded) when they are gone."""
+        person_id = self.current_person_id()
+        if person_id is None:
+            return None
+        try:
+            return self.library.person(person_id)
+        except UserError as exc:
+            self.message.emit(str(exc))
+            self.refresh()
+            return None
+
     def current_person_id(self) -> int | None:
         item = self.people.currentItem()
         return None if item is None else int(item.data(PersonIdRole))
@@ -285,16 +443,19 @@ class PeoplePanel(QWidget):
     def _update_detail(self) -> None:
         person_id = self.current_person_id()
         has_person = person_id is not None
-        for button in (self.choose, self.from_file, self.rename, self.restore):
-            button.setEnabled(has_person)
+        for widget in (self.choose, self.from_file, self.rename, self.restore, self.act_rename, self.act_delete):
+            widget.setEnabled(has_person)
+        self.act_merge.setEnabled(has_person and self.people.count() > 1)
         if person_id is None:
             self.use_suggested.setEnabled(False)
+            self._show_faces(None)
             return
         try:
             person = self.library.person(person_id)
         except UserError:
             self.refresh()
             return
+        self._show_faces(person)
         pending = self.calls.busy(("suggest", person_id))
         if person_id not in self._suggested and not pending:
             library = self.library
@@ -304,6 +465,180 @@ class PeoplePanel(QWidget):
         self.detail.setText(f"<b>{person.name}</b><br>{reference_text(person, suggestion, pending)}")
         self.detail.setToolTip(SHARPNESS_TIP if suggestion is not None else "")
         self.use_suggested.setEnabled(suggestion is not None and not is_suggested(person, suggestion))
+
+    def _show_people_menu(self, pos: QPoint) -> None:
+        item = self.people.itemAt(pos)
+        if item is not None:
+            self.people.setCurrentItem(item)
+            self._pop_up(self.people_menu(), self.people, pos)
+
+    @staticmethod
+    def _pop_up(menu: QMenu, view: QListWidget, pos: QPoint) -> None:
+        menu.exec(view.viewport().mapToGlobal(pos))
+        menu.deleteLater()  # one is made per right-click
+
+    def people_menu(self) -> QMenu:
+        """The people list's context menu (for the selected person)."""
+        menu = QMenu(self)
+        menu.addAction(self.act_rename)
+        menu.addAction(self.act_merge)
+        menu.addSeparator()
+        menu.addAction(self.act_delete)
+        return menu
+
+    # -- the selected person's faces -------------------------------------------------------------
+    def _show_faces(self, person: Person | None) -> None:
+        """List the person's faces; rebuilt only when they changed, so a selection survives other updates."""
+        faces = self.library.faces_of_person(person.id) if person is not None else []
+        shown = (person.id if person is not None else None, [f.id for f in faces])
+        name = person.name if person is not None else ""
+        self.faces_title.setText(f"<b>Faces of {name}</b>")
+        self.faces_title.setVisible(person is not None)
+        self.faces.setVisible(person is not None)
+        self.act_not_person.setText(f"Not {name}")
+        if shown == self._faces_shown:
+            return
+        selected = set(self.selected_face_ids())
+        self._faces_shown = shown
+        self.faces.clear()
+        for face in faces:
+            item = QListWidgetItem(QIcon(self._face_pixmap(face.id)), "")
+            item.setData(FaceIdRole, face.id)
+            item.setToolTip(f"In {self.library.photo(face.photo_id).path.name}. Right-click: Not {name}.")
+            self.faces.addItem(item)
+            item.setSelected(face.id in selected)
+        self._update_face_actions()
+
+    def _face_pixmap(self, face_id: int) -> QPixmap:
+        pixmap = self._crops.get(("face", face_id))
+        if pixmap is not None:
+            return pixmap
+        library = self.library
+        self.calls.call(("face", face_id), lambda: face_crop(library, face_id, CROP_SIZE))
+        return icon("person").pixmap(FACE_ICON_SIZE, FACE_ICON_SIZE)
+
+    def selected_face_ids(self) -> list[int]:
+        return [int(item.data(FaceIdRole)) for item in self.faces.selectedItems()]
+
+    def _update_face_actions(self) -> None:
+        self.act_not_person.setEnabled(bool(self.faces.selectedItems()))
+
+    def _show_faces_menu(self, pos: QPoint) -> None:
+        item = self.faces.itemAt(pos)
+        if item is None:
+            return
+        if not item.isSelected():  # right-clicking a face outside the selection means that face
+            self.faces.setCurrentItem(item)
+        self._pop_up(self.faces_menu(), self.faces, pos)
+
+    def faces_menu(self) -> QMenu:
+        """The context menu of the selected person's faces."""
+        menu = QMenu(self)
+        menu.addAction(self.act_not_person)
+        return menu
+
+    def not_this_person(self) -> None:
+        """Take the selected faces away from the person: they become unnamed."""
+        person = self._current_person()
+        face_ids = self.selected_face_ids()
+        if person is None or not face_ids:
+            return
+        library = self.library
+
+        def unname() -> None:
+            library.unassign_faces(face_ids)
+            # Also turned down for the person: they look alike, so the faces would be suggested right back.
+            library.reject_suggestion(Suggestion(tuple(face_ids), person.id, 0.0))
+
+        done = f"Took {count(len(face_ids), 'face')} away from {person.name}; unnamed now."
+        if person.reference_face_id in face_ids:
+            done += f" {person.name} has no reference now."
+        self._change(("unname", person.id, *face_ids), unname, done,
+                     f"The faces were not taken away from {person.name}.")
+
+    # -- rename, merge, delete -------------------------------------------------------------------
+    def rename_person(self) -> None:
+        """Rename the selected person; a name someone else has offers to merge the two."""
+        person = self._current_person()
+        if person is None:
+            return
+        name, ok = QInputDialog.getText(self, "Rename", f"New name for {person.name}:", text=person.name)
+        if not ok or name.strip() == person.name:
+            return
+        twin = next((p for p in self.library.people() if p.id != person.id and same_name(p.name, name)), None)
+        if twin is None:
+            self._change(("rename", person.id), lambda: self.library.rename_person(person.id, name),
+                         f"Renamed to {' '.join(name.split())}.", f"{person.name} was not renamed.")
+        elif self._ask_merge(person, twin):
+            self._merge(person, twin)
+
+    def _ask_merge(self, source: Person, target: Person) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, "Merge people?",
+                          f"Someone is already called {target.name}. Merge {source.name} into {target.name}?\n"
+                          "To keep them apart, cancel and choose another name.", parent=self)
+        box.setInformativeText(merge_outcome(source, target))
+        merge = box.addButton("Merge", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        box.exec()
+        return box.clickedButton() is merge
+
+    def merge_person(self) -> None:
+        """Merge the selected person into another one the user picks."""
+        person = self._current_person()
+        if person is None:
+            return
+        others = [p for p in self.library.people() if p.id != person.id]
+        if not others:
+            self.message.emit("There is nobody else to merge with.")
+            return
+        dialog = MergeDialog(person, others, self._person_pixmap, self)
+        target = dialog.target() if dialog.exec() == QDialog.DialogCode.Accepted else None
+        if target is not None:
+            self._merge(person, target)
+
+    def _merge(self, source: Person, target: Person) -> None:
+        self._change(("merge", source.id, target.id), lambda: self.library.merge_people(source.id, target.id),
+                     f"{source.name} merged into {target.name}.", f"{source.name} was not merged into {target.name}.",
+                     select=target.id)
+
+    def delete_person(self) -> None:
+        """Delete the selected person, after saying what that does."""
+        person = self._current_person()
+        if person is None:
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Delete person?", f"Delete {person.name}?", parent=self)
+        box.setInformativeText(delete_consequences(person))
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        box.exec()
+        if box.clickedButton() is delete:
+            self._change(("delete", person.id), lambda: self.library.delete_person(person.id),
+                         f"{person.name} deleted; their faces are unnamed now.", f"{person.name} was not deleted.")
+
+    def _change(self, key: tuple, change: Callable[[], object], done: str, failed: str,
+                select: int | None = None) -> None:
+        """Run a change the user asked for in the background (a busy library makes a write wait, a merge may
+        copy a reference image); the panel is reloaded and ``peopleChanged`` emitted when it is done."""
+        key = ("change", *key)
+        if not self.calls.busy(key):  # the same change asked twice runs once
+            self._changes[key] = _Change(done, failed, select)
+            self.calls.call(key, change)
+
+    def _change_done(self, change: _Change) -> None:
+        self.message.emit(change.done)
+        self._suggested.clear()
+        self.refresh()
+        if change.select is not None:
+            self.select_person(change.select)
+        self.peopleChanged.emit()
+
+    def _change_failed(self, change: _Change, message: str) -> None:
+        self._refuse(f"{change.failed} {message}")
+        self.refresh()  # a person deleted meanwhile leaves the list
 
     # -- references ------------------------------------------------------------------------------
     def accept_suggested_reference(self) -> None:
@@ -362,15 +697,6 @@ class PeoplePanel(QWidget):
     def _refuse(self, text: str) -> None:
         self.message.emit(text)
         QMessageBox.warning(self, "ENTED Desktop", text)
-
-    def rename_person(self) -> None:
-        person_id = self.current_person_id()
-        if person_id is None:
-            return
-        person = self.library.person(person_id)
-        name, ok = QInputDialog.getText(self, "Rename", "Name:", text=person.name)
-        if ok:
-            self._write(lambda: self.library.rename_person(person_id, name), f"Renamed to {name.strip()}.")
 
     def _write(self, change: Callable[[], object], done_text: str) -> bool:
         """Run one library change the user asked for; its UserError becomes a message, not a crash."""
@@ -435,6 +761,10 @@ class PeoplePanel(QWidget):
             name, ok = QInputDialog.getText(self, "New person", "Who is this?")
             if not ok or not name.strip():
                 return
+            # A name someone already has means that person (as in the name dialog), not a second one.
+            twin = next((p for p in self.library.people() if same_name(p.name, name)), None)
+            if twin is not None:
+                suggestion = replace(suggestion, person_id=twin.id)
         self._write(lambda: self.library.accept_suggestion(suggestion, name), "Faces named.")
 
     def reject_suggestion(self, index: int) -> None:
@@ -443,7 +773,9 @@ class PeoplePanel(QWidget):
 
     # -- background results ----------------------------------------------------------------------
     def _on_done(self, key: object, value: object) -> None:
-        if key == "groups":
+        if key in self._changes:
+            self._change_done(self._changes.pop(key))  # type: ignore[arg-type]
+        elif key == "groups":
             if self._groups_stale:
                 self._groups_stale = False
                 self.refresh_suggestions()
@@ -461,6 +793,10 @@ class PeoplePanel(QWidget):
             self._place_crop(key, pixmap)
 
     def _place_crop(self, key: tuple, pixmap: QPixmap) -> None:
+        for i in range(self.faces.count()):
+            item = self.faces.item(i)
+            if key == ("face", item.data(FaceIdRole)):
+                item.setIcon(QIcon(pixmap))
         for row in self._suggestion_rows:
             if key[0] == "face" and key[1] in row.face_labels:
                 row.face_labels[key[1]].setPixmap(pixmap)
@@ -481,7 +817,9 @@ class PeoplePanel(QWidget):
         return faces[0].id if faces else None
 
     def _on_failed(self, key: object, message: str) -> None:
-        if isinstance(key, tuple) and key[0] == "check":
+        if key in self._changes:
+            self._change_failed(self._changes.pop(key), message)  # type: ignore[arg-type]
+        elif isinstance(key, tuple) and key[0] == "check":
             self._refuse(message)  # the core's sentence names the file and the reason
         elif key == "groups" and self._groups_stale:
             self._groups_stale = False

@@ -1,15 +1,16 @@
-"""People panel: list, a dropped image becomes the reference, suggestions confirm or reject in one click."""
+"""People panel: list, a dropped image becomes the reference, suggestions confirm or reject in one click; people
+are renamed, merged and deleted, and faces taken away from them, through the real menus, keys and dialogs."""
 
 import threading
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QContextMenuEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from ented_desktop.core.library import Library
 from ented_desktop.gui.name_face_dialog import NameFaceDialog
-from ented_desktop.gui.people_panel import PeoplePanel, dropped_image, reference_text
+from ented_desktop.gui.people_panel import FaceIdRole, PeoplePanel, dropped_image, reference_text
 
 from .fakes import FakeFaceFinder, make_photo
 
@@ -229,3 +230,234 @@ def test_counts_of_one_read_in_the_singular_and_sharpness_is_explained(qtbot, pa
     panel.select_person(anna)
     qtbot.waitUntil(lambda: panel.use_suggested.isEnabled(), timeout=5000)
     assert "sharpest (" in panel.detail.text() and panel.detail.toolTip() == SHARPNESS_TIP
+
+
+# -- managing people: rename, merge, delete, "Not <name>" -----------------------------------------------
+
+def on_next_dialog(handle, seen=None):
+    """Call ``handle(dialog)`` on the next modal dialog once its exec() shows it (``seen`` collects them)."""
+    def look(tries=500):
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            if tries:
+                QTimer.singleShot(10, lambda: look(tries - 1))
+            return
+        if seen is not None:
+            seen.append(dialog)
+        handle(dialog)
+
+    QTimer.singleShot(0, look)
+
+
+def click(label):
+    """A handler clicking the message box button labelled ``label``, after the box's texts were kept."""
+    def handle(box):
+        next(b for b in box.buttons() if b.text().replace("&", "") == label).click()
+    return handle
+
+
+def type_name(name):
+    def handle(dialog):
+        dialog.setTextValue(name)
+        dialog.accept()
+    return handle
+
+
+def press(qtbot, widget, key):
+    """A key pressed while the list has the focus, as the user would."""
+    widget.window().activateWindow()
+    widget.setFocus()
+    qtbot.waitUntil(widget.hasFocus, timeout=5000)
+    qtbot.keyClick(widget, key)
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    shown = []
+    monkeypatch.setattr("ented_desktop.gui.people_panel.QMessageBox.warning",
+                        lambda parent, title, text: shown.append(text))
+    return shown
+
+
+def test_the_people_menu_offers_rename_merge_and_delete(qtbot, panel, library):
+    faces = [f.id for f in library.faces_of_person(None)]
+    library.create_person("Anna", faces[:1])
+    bob = library.create_person("Bob", faces[3:4])
+    panel.refresh()
+    menus = []
+
+    def read_and_close():
+        menu = QApplication.activePopupWidget()
+        menus.append([(a.text(), a.shortcut().toString(), a.isEnabled()) for a in menu.actions()])
+        menu.close()
+
+    QTimer.singleShot(50, read_and_close)
+    viewport = panel.people.viewport()
+    point = panel.people.visualItemRect(panel.people.item(1)).center()
+    QApplication.sendEvent(viewport, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, point,
+                                                       viewport.mapToGlobal(point)))
+    assert panel.current_person_id() == bob  # the person right-clicked
+    assert menus == [[("Rename…", "F2", True), ("Merge into…", "", True), ("", "", True),
+                      ("Delete person…", "Del", True)]]
+    library.delete_person(bob)
+    panel.refresh()
+    assert not panel.act_merge.isEnabled()  # nobody else to merge with
+
+
+def test_renaming_to_a_name_someone_has_asks_to_merge_and_keeps_their_reference(qtbot, panel, library, tmp_path):
+    faces = [f.id for f in library.faces_of_person(None)]
+    anna = library.create_person("Anna", faces[:2])
+    library.set_reference_face(anna, faces[1])
+    ann = library.create_person("Ann", faces[3:4])
+    ann_image = library.set_reference_image(ann, make_photo(tmp_path / "ann.png", 180))
+    panel.refresh()
+    panel.select_person(ann)
+    seen = []
+    on_next_dialog(type_name(" anna "))
+    on_next_dialog(click("Cancel"), seen)
+    press(qtbot, panel.people, Qt.Key.Key_F2)
+    qtbot.waitUntil(lambda: len(seen) == 1, timeout=5000)
+    question = seen[0]
+    assert question.text() == ("Someone is already called Anna. Merge Ann into Anna?\n"
+                               "To keep them apart, cancel and choose another name.")
+    assert question.informativeText() == (
+        "Ann's 1 face becomes Anna's. Anna keeps their reference (Ann's is dropped). Ann is removed from the "
+        "people. This cannot be undone.")
+    assert question.defaultButton().text() == "Cancel"
+    assert [(p.name, p.face_count) for p in library.people()] == [("Ann", 1), ("Anna", 2)]  # cancelled
+
+    statuses = []
+    panel.message.connect(statuses.append)
+    changed = []
+    panel.peopleChanged.connect(lambda: changed.append(True))
+    on_next_dialog(type_name("Anna"))
+    on_next_dialog(click("Merge"))
+    panel.rename.click()
+    qtbot.waitUntil(lambda: statuses == ["Ann merged into Anna."], timeout=5000)
+    assert [(p.id, p.name, p.face_count) for p in library.people()] == [(anna, "Anna", 3)]
+    assert library.person(anna).reference_face_id == faces[1] and library.person(anna).reference_image is None
+    assert not ann_image.exists()
+    assert panel.current_person_id() == anna and panel.people.count() == 1 and changed
+
+
+def test_renaming_to_a_new_name_runs_in_the_background(qtbot, panel, library):
+    person = library.create_person("Gran", [library.faces_of_person(None)[0].id])
+    panel.refresh()
+    threads = []
+    rename = library.rename_person
+    library.rename_person = lambda *args: threads.append(threading.current_thread()) or rename(*args)
+    on_next_dialog(type_name("  Grandma   Rose "))
+    panel.act_rename.trigger()
+    qtbot.waitUntil(lambda: library.person(person).name == "Grandma Rose", timeout=5000)
+    assert threads and threads[0] is not threading.main_thread()
+    qtbot.waitUntil(lambda: panel.people.item(0).text().startswith("Grandma Rose\n"), timeout=5000)
+
+
+def test_merge_into_a_person_without_reference_gives_them_the_merged_ones(qtbot, panel, library):
+    faces = [f.id for f in library.faces_of_person(None)]
+    grandma = library.create_person("Grandma", faces[:2])
+    library.set_reference_face(grandma, faces[0])
+    rose = library.create_person("Grandma Rose", faces[2:3])
+    library.create_person("Tom", faces[3:4])
+    panel.refresh()
+    panel.select_person(grandma)
+    seen = []
+    on_next_dialog(lambda dialog: dialog.reject(), seen)  # cancelled
+    panel.act_merge.trigger()
+    assert [d.people.item(i).text() for d in seen for i in range(d.people.count())] == [
+        "Grandma Rose (1 face)", "Tom (1 face)"]
+    assert not seen[0].merge.isEnabled()  # no one is picked for the user
+    assert len(library.people()) == 3
+
+    def pick_rose(dialog):
+        seen.append(dialog)
+        dialog.people.setCurrentRow(0)
+        dialog.merge.click()
+
+    on_next_dialog(pick_rose)
+    panel.act_merge.trigger()
+    assert seen[1].outcome.text() == ("Grandma's 2 faces become Grandma Rose's. Grandma Rose takes Grandma's "
+                                      "reference. Grandma is removed from the people. This cannot be undone.")
+    qtbot.waitUntil(lambda: len(library.people()) == 2, timeout=5000)
+    assert library.person(rose).face_count == 3 and library.person(rose).reference_face_id == faces[0]
+    qtbot.waitUntil(lambda: panel.current_person_id() == rose, timeout=5000)
+
+
+def test_delete_says_what_happens_and_where_the_model_stays(qtbot, panel, library, tmp_path):
+    faces = [f.id for f in library.faces_of_person(None)]
+    tom = library.create_person("Tom", faces[:2])
+    model = tmp_path / "models" / "tom.safetensors"
+    model.parent.mkdir()
+    model.write_bytes(b"weights")
+    library.set_personal_model(tom, model)
+    panel.refresh()
+    seen = []
+    on_next_dialog(click("Cancel"), seen)
+    press(qtbot, panel.people, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: len(seen) == 1, timeout=5000)
+    assert seen[0].text() == "Delete Tom?"
+    assert seen[0].informativeText() == (
+        "Their 2 faces become unnamed. The photos, their originals and restored versions are kept.\n\n"
+        f"Their personal model is not deleted; it stays on disk at:\n{model}")
+    assert [p.name for p in library.people()] == ["Tom"]
+
+    on_next_dialog(click("Delete"))
+    panel.act_delete.trigger()
+    qtbot.waitUntil(lambda: library.people() == [], timeout=5000)
+    assert {f.id for f in library.faces_of_person(None)} == set(faces) and model.exists()
+    qtbot.waitUntil(lambda: panel.people.count() == 0 and not panel.faces.isVisible(), timeout=5000)
+
+
+def test_not_name_takes_selected_faces_away_and_does_not_suggest_them_back(qtbot, panel, library):
+    faces = [f.id for f in library.faces_of_person(None)]  # three bright faces, then two dark ones
+    anna = library.create_person("Anna", faces[:3])
+    library.set_reference_face(anna, faces[0])
+    panel.refresh()
+    panel.select_person(anna)
+    assert panel.faces_title.text() == "<b>Faces of Anna</b>"
+    assert [panel.faces.item(i).data(FaceIdRole) for i in range(panel.faces.count())] == faces[:3]
+    assert not panel.act_not_person.isEnabled()  # nothing selected
+    for row in (0, 1):
+        panel.faces.item(row).setSelected(True)
+    assert [(a.text(), a.isEnabled()) for a in panel.faces_menu().actions()] == [("Not Anna", True)]
+    statuses = []
+    panel.message.connect(statuses.append)
+    panel.act_not_person.trigger()
+    qtbot.waitUntil(lambda: bool(statuses), timeout=5000)
+    assert statuses == ["Took 2 faces away from Anna; unnamed now. Anna has no reference now."]
+    assert [f.id for f in library.faces_of_person(anna)] == [faces[2]]
+    assert library.person(anna).reference_face_id is None
+    assert panel.faces.count() == 1 and not panel.act_not_person.isEnabled()
+    # The two faces still look like Anna but are offered only as someone new.
+    assert sorted((s.person_id, s.face_ids) for s in library.suggest_groups()) == [
+        (None, tuple(faces[:2])), (None, tuple(faces[3:]))]
+
+
+def test_a_person_removed_meanwhile_is_reported_not_merged(qtbot, panel, library, warnings):
+    faces = [f.id for f in library.faces_of_person(None)]
+    ann = library.create_person("Ann", faces[:1])
+    anna = library.create_person("Anna", faces[1:2])
+    panel.refresh()
+    panel.select_person(ann)
+
+    def removed_while_choosing(dialog):
+        dialog.people.setCurrentRow(0)
+        library.delete_person(anna)  # in another part of the window, say
+        dialog.merge.click()
+
+    on_next_dialog(removed_while_choosing)
+    panel.act_merge.trigger()
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
+    assert warnings == ["Ann was not merged into Anna. That person is no longer in the library."]
+    assert [p.name for p in library.people()] == ["Ann"] and panel.people.count() == 1
+
+
+def test_naming_a_suggestion_with_a_name_taken_adds_the_faces_to_that_person(qtbot, panel, library, monkeypatch):
+    faces = [f.id for f in library.faces_of_person(None)]
+    anna = library.create_person("Anna", faces[3:4])
+    panel.refresh()
+    qtbot.waitUntil(lambda: any(s.person_id is None for s in panel._suggestions), timeout=5000)
+    new = next(i for i, s in enumerate(panel._suggestions) if s.person_id is None)
+    monkeypatch.setattr("ented_desktop.gui.people_panel.QInputDialog.getText", lambda *a, **k: ("ANNA", True))
+    panel._suggestion_rows[new].confirm.click()
+    assert [(p.id, p.face_count) for p in library.people()] == [(anna, 4)]
