@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRect, QRectF, QSize, Qt, QTimer, QUrl
+from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -25,6 +27,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QDockWidget,
     QFileDialog,
@@ -35,18 +38,20 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
     QTabWidget,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.imageio import SUPPORTED_SUFFIXES, read_image_rgb8
-from ented_desktop.core.library import FaceRecord, Library, Person, Version
+from ented_desktop.core.library import FaceRecord, Library, Person, UnknownItemError, Version
 from ented_desktop.core.settings import Settings, save_settings
 from ented_desktop.core.view_state import ViewState, load_view_state, save_view_state, start_folder
 from ented_desktop.gui.async_calls import AsyncCalls
@@ -63,6 +68,13 @@ from ented_desktop.gui.people_panel import PeoplePanel
 from ented_desktop.gui.problems_panel import ProblemsPanel
 from ented_desktop.gui.qimage import qimage_from_rgb
 from ented_desktop.gui.reference_check import shows_a_face
+from ented_desktop.gui.removal import (
+    ConfirmRemoval,
+    RemovalCost,
+    removal_cost,
+    removal_details,
+    unfinished_job_notes,
+)
 from ented_desktop.gui.settings_dialog import SettingsDialog
 from ented_desktop.gui.tasks import (
     FacesFound,
@@ -83,6 +95,15 @@ AlbumIdRole = Qt.ItemDataRole.UserRole + 20
 TAB_PHOTOS, TAB_FACES, TAB_COMPARE = 0, 1, 2
 SUGGESTION_REFRESH_MS = 1500  # new faces arrive in bursts: regroup once they settle
 VERSION_TEXT_MAX_PX = 260  # longer version names (personal models') are elided, whole in their tooltip
+
+
+@contextmanager
+def busy_cursor() -> Iterator[None]:
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        yield
+    finally:
+        QApplication.restoreOverrideCursor()
 
 
 def dropped_paths(urls: list[QUrl]) -> list[Path]:
@@ -267,6 +288,9 @@ class MainWindow(QMainWindow):
         self.grid.selectionModel().currentChanged.connect(
             lambda index, _: self.select_photo(index.data(PhotoIdRole)))
         self.grid.activated.connect(lambda index: self.open_photo(index.data(PhotoIdRole)))
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(
+            lambda pos: self._popup(self.grid_menu(), self.grid.viewport(), pos))
         self.grid_empty = QLabel("Drop folders of photos here, or use File › Add folder…, "
                                  "to make an album.")
         self.grid_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -296,22 +320,29 @@ class MainWindow(QMainWindow):
 
         self.compare = CompareView()
         self.compare.faceClicked.connect(self._on_compare_face)
+        self.compare.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.compare.customContextMenuRequested.connect(
+            lambda pos: self._popup(self.compare_menu(), self.compare, pos))
         self.version_combo = QComboBox()
         self.version_combo.setMinimumContentsLength(18)
         self.version_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.version_combo.currentIndexChanged.connect(self._on_version_chosen)
+        self.delete_version_button = QToolButton()  # icon only: a narrow window needs the room for the versions
+        self.delete_version_button.setAutoRaise(True)
+        self.delete_version_button.setIconSize(QSize(18, 18))
         self.compare_bar = QToolBar()
         self.compare_bar.setIconSize(QSize(18, 18))
         self.compare_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.compare_report = QListWidget()
         self.compare_report.setMaximumHeight(96)
         self.compare_report.setWordWrap(True)
-        compare_page = QWidget()
-        compare_layout = QVBoxLayout(compare_page)
+        self.compare_page = QWidget()
+        compare_layout = QVBoxLayout(self.compare_page)
         compare_layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
         top.addWidget(QLabel("Version:"))
         top.addWidget(self.version_combo)
+        top.addWidget(self.delete_version_button)
         top.addWidget(self.compare_bar, 1)
         compare_layout.addLayout(top)
         compare_layout.addWidget(self.compare, 1)
@@ -320,12 +351,16 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(photos_page, icon("photo"), "Photos")
         self.tabs.addTab(faces_page, icon("person"), "Faces")
-        self.tabs.addTab(compare_page, icon("compare"), "Compare")
+        self.tabs.addTab(self.compare_page, icon("compare"), "Compare")
         self.setCentralWidget(self.tabs)
 
     def _build_docks(self) -> None:
         self.albums = AlbumList(self.import_paths)
         self.albums.currentItemChanged.connect(self._on_album_chosen)
+        self.albums.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.albums.customContextMenuRequested.connect(
+            lambda pos: self._popup(self.album_menu(self.albums.itemAt(pos) is not None), self.albums.viewport(),
+                                    pos))
         albums_box = QWidget()
         albums_layout = QVBoxLayout(albums_box)
         albums_layout.setContentsMargins(4, 4, 4, 4)
@@ -375,6 +410,19 @@ class MainWindow(QMainWindow):
         self.addAction(action)  # shortcuts work even when the menu bar is hidden
         return action
 
+    def _local_action(self, widget: QWidget, text: str, slot: Callable[[], Any], shortcut: str | QKeySequence,
+                      icon_name: str | None = None) -> QAction:
+        """An action whose key works only while ``widget`` (or a child) has the focus: Delete removes an album,
+        photos or a version depending on where the user is."""
+        action = QAction(text, widget)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(lambda _=False: slot())
+        widget.addAction(action)
+        return action
+
     def _build_actions(self) -> None:
         a = self._action
         self.act_add_folder = a("Add folder…", self.add_folder, "Ctrl+O", "add-folder")
@@ -404,6 +452,16 @@ class MainWindow(QMainWindow):
         self.act_zoom_out = a("Zoom out", lambda: self._zoom(0.8), QKeySequence.StandardKey.ZoomOut)
         self.act_open_export = a("Show exported files", self.open_export_folder)
         self.act_help = a("About ENTED Desktop", self.about)
+        delete = QKeySequence.StandardKey.Delete
+        self.act_rename_album = self._local_action(self.albums, "Rename album…", self.rename_album, "F2")
+        self.act_delete_album = self._local_action(self.albums, "Delete album…", self.delete_album, delete, "delete")
+        self.act_remove_photos = self._local_action(self.grid, "Remove from album…", self.remove_selected_photos,
+                                                    delete, "delete")
+        self.act_delete_version = self._local_action(self.compare_page, "Delete this restored version…",
+                                                     self.delete_version, delete, "delete")
+        self.act_delete_version.setToolTip("Delete this restored version (Del)")
+        self.act_delete_version.setEnabled(False)
+        self.delete_version_button.setDefaultAction(self.act_delete_version)
 
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
@@ -458,6 +516,29 @@ class MainWindow(QMainWindow):
         self.grid.setIconSize(QSize(size, size))
         self.grid.setGridSize(QSize(size + 24, size + 30))
 
+    def _menu(self, actions: list[QAction | None]) -> QMenu:
+        menu = QMenu(self)
+        for action in actions:
+            menu.addSeparator() if action is None else menu.addAction(action)
+        return menu
+
+    def album_menu(self, on_album: bool) -> QMenu:
+        """The albums list's context menu; ``on_album``: opened on an album (which is then the current one)."""
+        own = [self.act_rename_album, self.act_delete_album, None] if on_album else []
+        return self._menu([*own, self.act_new_album, self.act_restore_album])
+
+    def grid_menu(self) -> QMenu:
+        return self._menu([self.act_restore, self.act_find_faces, self.act_export, None, self.act_remove_photos])
+
+    def compare_menu(self) -> QMenu:
+        return self._menu([self.act_toggle, self.act_split, self.act_fit, self.act_actual, None,
+                           self.act_delete_version])
+
+    @staticmethod
+    def _popup(menu: QMenu, widget: QWidget, pos: QPoint) -> None:
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(widget.mapToGlobal(pos))
+
     # -- albums and photos -----------------------------------------------------------------------
     def refresh_albums(self) -> None:
         current = self.current_album
@@ -487,6 +568,10 @@ class MainWindow(QMainWindow):
         self.grid_empty.setVisible(not photos)
         if photos:
             self.grid.setCurrentIndex(self.thumbnails.index(0))
+        else:
+            self._show_no_photo()
+        for action in (self.act_rename_album, self.act_delete_album, self.act_remove_photos):
+            action.setEnabled(album is not None)
 
     def selected_photo_ids(self) -> list[int]:
         ids = [i.data(PhotoIdRole) for i in self.grid.selectionModel().selectedIndexes()]
@@ -508,6 +593,21 @@ class MainWindow(QMainWindow):
         self.refresh_faces()
         self.refresh_versions()
 
+    def _show_no_photo(self) -> None:
+        """No photo is chosen (an empty album, or the photo left the library): nothing of one stays on show."""
+        self.current_photo = None
+        self._photo_image = None
+        self._photo_unreadable = False
+        self.faces_view.set_message("Select a photo")
+        self.compare.set_images(QImage())
+        self.refresh_faces()
+        self.refresh_versions()
+
+    def _mark_restored(self, photo_id: int, restored: bool) -> None:
+        row = self.thumbnails.row_of(photo_id)
+        if row is not None:
+            self.thumbnails.update_item(replace(self.thumbnails.items()[row], restored=restored))
+
     def open_photo(self, photo_id: int | None) -> None:
         self.select_photo(photo_id)
         self.tabs.setCurrentIndex(TAB_FACES)
@@ -526,6 +626,8 @@ class MainWindow(QMainWindow):
         elif key[0] == "version" and key[1] == self.current_version:
             self._version_image = value
             self._show_compare()
+        elif key[0] == "removal":
+            self._confirm_removal(key[1], key[2], value)  # type: ignore[arg-type]
 
     def _on_load_failed(self, key: object, message: str) -> None:
         if isinstance(key, tuple) and key == ("photo", self.current_photo):
@@ -536,6 +638,11 @@ class MainWindow(QMainWindow):
             self._show_compare()
         elif isinstance(key, tuple) and key[0] == "version":
             self.status(message)
+        elif isinstance(key, tuple) and key[0] == "removal":
+            if key[1] in {a.id for a in self.library.albums()}:
+                self._warn(f"Nothing was removed: {message}")
+            else:
+                self._album_gone(f"Nothing was removed: {message}")
 
     # -- faces -----------------------------------------------------------------------------------
     def _people(self) -> dict[int, Person]:
@@ -631,7 +738,7 @@ class MainWindow(QMainWindow):
                                        version.id)
             self.version_combo.setItemData(number - 1, text, Qt.ItemDataRole.ToolTipRole)
         if not versions:
-            self.version_combo.addItem("Not restored yet", None)
+            self.version_combo.addItem("Not restored yet" if self.current_photo else "No photo selected", None)
         index = self.version_combo.findData(choose) if choose is not None else self.version_combo.count() - 1
         self.version_combo.setCurrentIndex(max(0, index))
         self.version_combo.blockSignals(False)
@@ -643,8 +750,10 @@ class MainWindow(QMainWindow):
         self.current_version = version_id
         self._version_image = None
         self.compare_report.clear()
+        self.act_delete_version.setEnabled(version_id is not None)
         if version_id is None:
-            self.compare_report.addItem("Not restored yet: press Ctrl+R to restore this photo.")
+            if self.current_photo is not None:
+                self.compare_report.addItem("Not restored yet: press Ctrl+R to restore this photo.")
             self._show_compare()
             return
         version = self.library.version(version_id)
@@ -661,9 +770,9 @@ class MainWindow(QMainWindow):
         after = self._version_image if self.current_version is not None else None
         before = self._photo_image
         if before is None:
-            if not self._photo_unreadable or after is None:
+            if not self._photo_unreadable:
                 return
-            before = QImage()  # the version alone, rather than nothing
+            before = QImage()  # the version alone (or nothing, when it has none left) rather than a stale one
         self.compare.set_images(before, after)  # keeps the mode, and the divider while the photo is the same
         faces = self.library.faces_of_photo(self.current_photo)
         self.compare.set_faces([box_rect(f.box) for f in faces])
@@ -767,10 +876,7 @@ class MainWindow(QMainWindow):
                 self.refresh_faces()
             self._suggest_timer.start()
         elif isinstance(event, VersionMade):
-            row = self.thumbnails.row_of(event.photo_id)
-            if row is not None:
-                item = self.thumbnails.items()[row]
-                self.thumbnails.update_item(PhotoItem(item.photo_id, item.name, restored=True))
+            self._mark_restored(event.photo_id, True)
             if event.photo_id == self.current_photo:
                 self.refresh_versions(choose=event.version_id)
 
@@ -868,17 +974,184 @@ class MainWindow(QMainWindow):
         if not scopes:
             self._warn("None of these photos has been restored yet; restore them before exporting.")
             return
+        self._export(scopes)
+
+    def _export(self, scopes: list[ExportScope]) -> bool:
+        """Ask where and how, then queue the export; False when the user cancelled."""
         dialog = ExportDialog(scopes, self.settings, self._export_folder, self)
         if dialog.exec() != ExportDialog.DialogCode.Accepted:
-            return
+            return False
         choice = dialog.choice()
         self._export_folder = choice.dest
         self.queue.submit("export", {"version_ids": list(choice.version_ids), "dest": choice.dest,
                                      "format": choice.format, "quality": choice.quality, "pattern": choice.pattern,
                                      "title": f"Export {count(len(choice.version_ids), 'photo')}"})
+        return True
 
     def open_export_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(self._export_folder))
+
+    # -- renaming and removing albums, photos and versions ----------------------------------------
+    def rename_album(self) -> None:
+        album_id = self.current_album
+        if album_id == ALL_PHOTOS:
+            return
+        try:
+            old = self.library.album(album_id).name
+        except UnknownItemError as exc:
+            self._album_gone(str(exc))
+            return
+        name, ok = QInputDialog.getText(self, "Rename album", "Album name:", text=old)
+        if not ok or name == old:
+            return
+        try:
+            self.library.rename_album(album_id, name)
+            new = self.library.album(album_id).name
+        except UnknownItemError as exc:
+            self._album_gone(str(exc))
+            return
+        except UserError as exc:  # an empty name
+            self._warn(str(exc))
+            return
+        self.refresh_albums()
+        self.status(f'The album "{old}" is now called "{new}".')
+
+    def _album_gone(self, message: str) -> None:
+        """The album left the library before the action reached it: say so and show every photo."""
+        self._warn(message)
+        self.current_album = ALL_PHOTOS
+        self.refresh_albums()
+        self.show_album(ALL_PHOTOS)
+
+    def delete_album(self) -> None:
+        if self.current_album != ALL_PHOTOS:
+            self._count_removal(self.current_album, None)
+
+    def remove_selected_photos(self) -> None:
+        if self.current_album == ALL_PHOTOS:
+            self.status("Open an album to remove photos from it.")
+            return
+        ids = self.selected_photo_ids()
+        if not ids:
+            self.status("Select the photos to remove first.")
+            return
+        self._count_removal(self.current_album, tuple(ids))
+
+    def _count_removal(self, album_id: int, photo_ids: tuple[int, ...] | None) -> None:
+        """Find out in the background what taking the photos (all: None) out of the album does, then ask."""
+        library = self.library
+        if self.calls.call(("removal", album_id, photo_ids), lambda: removal_cost(library, album_id, photo_ids)):
+            self.status("Counting the photos and restored versions concerned…")
+
+    def _confirm_removal(self, album_id: int, photo_ids: tuple[int, ...] | None, cost: RemovalCost) -> None:
+        if photo_ids is not None and not cost.photos:
+            self.status("Those photos are no longer in the album.")
+            return
+        if photo_ids is None:
+            title, question, action = "Delete album", f'Delete the album "{cost.album}"?', "Delete album"
+        else:
+            title = action = "Remove from album"
+            question = f'Remove {count(cost.photos, "photo")} from the album "{cost.album}"?'
+        details = removal_details(cost) + unfinished_job_notes(self.queue.active(), cost.leaving, cost.versions)
+        self.statusBar().clearMessage()  # "Counting…" is over
+        box = ConfirmRemoval(title, question, details, action, can_export=bool(cost.versions), parent=self)
+        answer = box.ask()
+        box.deleteLater()
+        if answer == "export":
+            self._export_before_removal(cost)
+        elif answer == "remove":
+            self._remove(album_id, photo_ids, cost)
+
+    def _export_before_removal(self, cost: RemovalCost) -> None:
+        n = len(cost.newest)
+        scopes = [ExportScope(f"The newest restored version of {'the photo' if n == 1 else f'each of the {n} photos'} "
+                              "leaving the library", cost.newest)]
+        if len(cost.versions) > n:
+            scopes.append(ExportScope(f"All {count(len(cost.versions), 'restored version')} that would be deleted",
+                                      cost.versions))
+        if self._export(scopes):
+            self.jobs_dock.raise_()
+            self.status("Exporting; nothing was removed. Remove the photos once the export is done.")
+
+    def _remove(self, album_id: int, photo_ids: tuple[int, ...] | None, cost: RemovalCost) -> None:
+        """Done here rather than in the background, so the window never shows a photo that has already gone; one
+        transaction and the deletion of the restored versions' files (the user was told how many)."""
+        taken = [p.id for p in self.library.photos(album_id)] if photo_ids is None else list(photo_ids)
+        try:
+            with busy_cursor():
+                self.library.album(album_id)  # taking photos out of an album deleted meanwhile would do nothing
+                if photo_ids is None:
+                    self.library.delete_album(album_id)
+                else:
+                    self.library.remove_photos_from_album(album_id, photo_ids)
+        except UnknownItemError as exc:
+            self._album_gone(f"Nothing was removed: {exc}")
+            return
+        gone = {i for i in taken if not self.library.photo_albums(i)}
+        self._detect_tried -= gone  # the library may give a deleted photo's id to the next photo imported
+        if self.current_photo in gone:
+            self._show_no_photo()
+        deleted_shown = photo_ids is None and self.current_album == album_id
+        if deleted_shown:
+            self.current_album = ALL_PHOTOS
+        self.refresh_albums()
+        self.thumbnails.forget(gone)
+        if deleted_shown:
+            self.show_album(ALL_PHOTOS)
+        else:
+            self.thumbnails.remove_photos(taken if self.current_album == album_id else gone)
+            self.grid_empty.setVisible(not self.thumbnails.rowCount())
+            if not self.thumbnails.rowCount():
+                self._show_no_photo()
+            elif self.current_photo is None:  # the grid moved its current row next to the removed ones
+                index = self.grid.currentIndex() if self.grid.currentIndex().isValid() else self.thumbnails.index(0)
+                self.grid.setCurrentIndex(index)
+                self.select_photo(index.data(PhotoIdRole))
+        self.people_panel.refresh()  # faces on the photos that left are gone, and maybe a reference
+        left = f"{count(len(gone), 'photo')} left the library"
+        if cost.versions:
+            n = len(cost.versions)
+            left += f" and {count(n, 'restored version')} {'was' if n == 1 else 'were'} deleted"
+        done = f'Deleted the album "{cost.album}"' if photo_ids is None else f"Removed {count(len(taken), 'photo')}"
+        self.status(f"{done}; {left}. The originals on disk are untouched.")
+
+    def delete_version(self) -> None:
+        photo_id, version_id = self.current_photo, self.current_version
+        if photo_id is None or version_id is None:
+            return
+        try:
+            name = self.library.photo(photo_id).path.name
+            version = self.library.version(version_id)
+        except UnknownItemError as exc:
+            self._warn(str(exc))
+            self.refresh_versions()
+            return
+        number = [v.id for v in self.library.versions(photo_id)].index(version_id) + 1
+        made = time.strftime("%Y-%m-%d %H:%M", time.localtime(version.created))
+        details = [f"It was made with {version.model} on {made}. Its file in the library will be deleted; the "
+                   "original photo, the other restored versions and any copies you exported are not touched.",
+                   *unfinished_job_notes(self.queue.active(), (), (version_id,))]
+        box = ConfirmRemoval("Delete restored version", f'Delete restored version {number} of "{name}"?', details,
+                             "Delete version", can_export=True, parent=self)
+        answer = box.ask()
+        box.deleteLater()
+        if answer == "export":
+            if self._export([ExportScope(f"Restored version {number} of {name}", (version_id,))]):
+                self.status("Exporting; the version was not deleted.")
+            return
+        if answer != "remove":
+            return
+        try:
+            self.library.delete_version(version_id)
+        except UnknownItemError as exc:
+            self._warn(str(exc))  # gone meanwhile: the versions there are are shown below
+        else:
+            self.status(f"Deleted restored version {number} of {name}; the original is untouched.")
+        left = [v.id for v in self.library.versions(photo_id)]
+        if not left:
+            self._mark_restored(photo_id, False)
+        if self.current_photo == photo_id:  # the next newer version, else the newest left, else the original
+            self.refresh_versions(choose=next((i for i in left if i > version_id), left[-1] if left else None))
 
     # -- dialogs ---------------------------------------------------------------------------------
     def open_settings(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +117,34 @@ class ThumbnailModel(QAbstractListModel):
             self._items[row] = item
             index = self.index(row)
             self.dataChanged.emit(index, index)
+
+    def remove_photos(self, photo_ids: Collection[int]) -> None:
+        """Take these photos' rows out without a reset, so the view keeps its scroll position and selection."""
+        rows = sorted(self._rows[i] for i in set(photo_ids) if i in self._rows)
+        while rows:  # contiguous runs, the last first: the rows before a run keep their numbers
+            last = first = rows.pop()
+            while rows and rows[-1] == first - 1:
+                first = rows.pop()
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._items[first : last + 1]
+            self.endRemoveRows()
+        self._rows = {item.photo_id: row for row, item in enumerate(self._items)}
+        self.forget(photo_ids)
+
+    def forget(self, photo_ids: Collection[int]) -> None:
+        """Drop these photos' thumbnails, loaded or on their way: the library gives a deleted photo's id to the
+        next photo imported, whose picture this would otherwise be."""
+        gone = set(photo_ids)
+        for photo_id in gone:
+            self._cache.pop(photo_id, None)
+            self._failed.discard(photo_id)
+            self._wanted.pop(photo_id, None)
+        if self._running & gone:
+            self._generation += 1  # drops every load on its way; the others are asked for again
+            again = self._running - gone
+            self._running.clear()
+            for photo_id in again:
+                self._request(photo_id)
 
     def items(self) -> list[PhotoItem]:
         return list(self._items)

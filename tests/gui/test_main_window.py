@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QDialog, QMessageBox, QStyle, QStyleOptionComboBox
 
 from ented_desktop.core.errors import ModelError
@@ -14,6 +14,7 @@ from ented_desktop.core.library import Library
 from ented_desktop.core.settings import Settings
 from ented_desktop.gui import main_window as main_window_module
 from ented_desktop.gui.main_window import TAB_COMPARE, MainWindow
+from ented_desktop.gui.removal import ConfirmRemoval
 from ented_desktop.gui.stall_meter import StallMeter
 from ented_desktop.gui.tasks import Services
 from ented_desktop.gui.test_hooks import send_drop, snapshot
@@ -457,3 +458,304 @@ def test_quitting_when_the_settings_cannot_be_saved_says_so_and_quits(qtbot, set
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
     assert window.close()
     assert len(shown) == 1 and "could not be saved" in shown[0]
+
+
+# -- renaming and removing albums, photos and versions ---------------------------------------------------
+def answer_removal(monkeypatch, choice):
+    """Answer every removal question with the ``choice`` button ("remove", "export" or "cancel"); returns what
+    was asked: (title, question, details, button texts) per question."""
+    asked = []
+
+    def exec_(box):
+        buttons = [b for b in (box.remove_button, box.export_button, box.cancel_button) if b is not None]
+        assert sorted(box.buttons(), key=id) == sorted(buttons, key=id)
+        asked.append((box.windowTitle(), box.text(), box.informativeText(), [b.text() for b in buttons]))
+        getattr(box, f"{choice}_button").click()
+    monkeypatch.setattr(ConfirmRemoval, "exec", exec_)
+    return asked
+
+
+def two_albums(qtbot, window, library, tmp_path):
+    """Album "family" (a, b, c) and album "best" (b); a restored twice, b once; Grandma's reference is a's face.
+    Returns the photos by name and the originals' bytes by path."""
+    folder = tmp_path / "family"
+    folder.mkdir()
+    for name, shade in (("a.png", 200), ("b.png", 150), ("c.png", 60)):
+        make_photo(folder / name, shade)
+    import_folder(qtbot, window, folder)
+    family = library.albums()[0].id
+    best = library.create_album("best")
+    window.import_paths([folder / "b.png"], best)
+    wait_jobs_done(qtbot, window)
+    photos = {p.path.name: p for p in library.photos()}
+    for ids in ([photos["a.png"].id, photos["b.png"].id], [photos["a.png"].id]):
+        window.queue.submit("restore", {"photo_ids": ids})
+        wait_jobs_done(qtbot, window)
+    grandma = library.create_person("Grandma", [library.faces_of_photo(photos["a.png"].id)[0].id])
+    library.set_reference_face(grandma, library.faces_of_photo(photos["a.png"].id)[0].id)
+    window.people_panel.refresh()
+    window.current_album = family
+    window.refresh_albums()
+    window.show_album(family)
+    return photos, {p.path: p.path.read_bytes() for p in photos.values()}
+
+
+def album_names(window):
+    return [window.albums.item(i).text() for i in range(window.albums.count())]
+
+
+def test_album_menu_and_keys_act_on_the_album_and_never_on_all_photos(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    two_albums(qtbot, window, library, tmp_path)
+    menu = window.album_menu(True)
+    assert [a.text() for a in menu.actions() if not a.isSeparator()] == [
+        "Rename album…", "Delete album…", "New album…", "Restore album"]
+    assert window.act_rename_album.isEnabled() and window.act_delete_album.isEnabled()
+    assert [a.text() for a in window.album_menu(False).actions()] == ["New album…", "Restore album"]
+    asked_names, asked_removals = [], answer_removal(monkeypatch, "cancel")
+    monkeypatch.setattr(main_window_module.QInputDialog, "getText",
+                        lambda *a, **k: asked_names.append(k["text"]) or ("", False))
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    window.albums.setFocus()
+    qtbot.keyClick(window.albums, Qt.Key.Key_F2)
+    qtbot.keyClick(window.albums, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: bool(asked_removals), timeout=5000)
+    assert asked_names == ["family"] and asked_removals[0][1] == 'Delete the album "family"?'
+    window.albums.setCurrentRow(0)  # All photos: nothing to rename, delete or remove from
+    assert window.current_album == main_window_module.ALL_PHOTOS
+    assert not any(a.isEnabled() for a in (window.act_rename_album, window.act_delete_album,
+                                           window.act_remove_photos))
+    window.rename_album()
+    window.delete_album()
+    qtbot.wait(100)
+    assert asked_names == ["family"] and len(asked_removals) == 1
+
+
+def test_renaming_an_album_and_its_cancel_and_failure_paths(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    two_albums(qtbot, window, library, tmp_path)
+    family = window.current_album
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warnings.append(text))
+    answers = iter([("Summer  1975 ", True), ("ignored", False), ("   ", True)])
+    monkeypatch.setattr(main_window_module.QInputDialog, "getText", lambda *a, **k: next(answers))
+    window.rename_album()
+    assert library.album(family).name == "Summer 1975" and "Summer 1975 (3)" in album_names(window)
+    assert window.albums.currentItem().text() == "Summer 1975 (3)" and window.current_album == family
+    window.rename_album()  # cancelled
+    window.rename_album()  # an empty name
+    assert library.album(family).name == "Summer 1975" and warnings == ["An album needs a name."]
+    library.delete_album(family)  # gone behind the window's back
+    window.rename_album()
+    assert warnings[-1] == "That album is no longer in the library."
+    assert window.current_album == main_window_module.ALL_PHOTOS and window.albums.currentRow() == 0
+    best = library.albums()[0].id
+    window.albums.setCurrentRow(1)
+    library.delete_album(best)
+    window.delete_album()
+    qtbot.waitUntil(lambda: len(warnings) == 3, timeout=5000)
+    assert warnings[-1] == "Nothing was removed: That album is no longer in the library."
+    assert window.current_album == main_window_module.ALL_PHOTOS and album_names(window) == ["All photos (0)"]
+
+
+def test_deleting_an_album_says_what_goes_and_never_touches_an_original(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    photos, originals = two_albums(qtbot, window, library, tmp_path)
+    a, b, c = photos["a.png"], photos["b.png"], photos["c.png"]
+    a_files = [v.path for v in library.versions(a.id)]
+    window.select_photo(a.id)
+    asked = answer_removal(monkeypatch, "cancel")
+    window.delete_album()
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    title, question, details, buttons = asked[0]
+    assert (title, question) == ("Delete album", 'Delete the album "family"?')
+    assert details.split("\n\n") == [
+        "The original files on disk are not touched.",
+        "1 photo is also in another album and stays in the library.",
+        "2 photos are in no other album: they leave the library, with their faces.",
+        "2 restored versions of these photos will be deleted. Export first to keep them.",
+        "Grandma's reference face is on one of these photos: Grandma will need a new reference."]
+    assert buttons == ["Delete album", "Export first…", "Cancel"]
+    assert len(library.albums()) == 2 and len(library.photos()) == 3 and all(p.is_file() for p in a_files)
+
+    asked = answer_removal(monkeypatch, "remove")
+    window.delete_album()
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    assert [al.name for al in library.albums()] == ["best"]
+    assert [p.id for p in library.photos()] == [b.id] and len(library.versions(b.id)) == 1
+    assert not any(p.exists() for p in a_files)
+    assert library.person(library.people()[0].id).reference_face_id is None
+    assert {p: p.read_bytes() for p in originals} == originals  # every original, even of the photos that left
+    # the window shows what is left: every photo, b chosen, nothing of a anywhere
+    assert window.current_album == main_window_module.ALL_PHOTOS and album_names(window) == [
+        "All photos (1)", "best (1)"]
+    assert [i.photo_id for i in window.thumbnails.items()] == [b.id] and window.current_photo == b.id
+    assert not window.thumbnails.is_loaded(a.id) and not window.thumbnails.is_loaded(c.id)
+    assert "no reference" in window.people_panel.people.item(0).text()  # the panel shows it at once
+    assert window.statusBar().currentMessage() == (
+        'Deleted the album "family"; 2 photos left the library and 2 restored versions were deleted. '
+        "The originals on disk are untouched.")
+
+
+def test_deleting_the_last_album_leaves_nothing_chosen_and_nothing_fails(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    (photo,) = import_and_restore_first(qtbot, window, library, tmp_path / "only", {"x.png": 100})
+    window.tabs.setCurrentIndex(TAB_COMPARE)
+    qtbot.waitUntil(lambda: window.compare.has_after(), timeout=5000)
+    asked = answer_removal(monkeypatch, "remove")
+    window.delete_album()
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    assert library.photos() == [] and photo.path.is_file()
+    assert window.current_photo is None and window.current_version is None and window.thumbnails.rowCount() == 0
+    assert not window.compare.has_before() and not window.compare.has_after() and window.face_list.count() == 0
+    assert window.version_combo.currentText() == "No photo selected" and window.compare_report.count() == 0
+    assert not window.grid_empty.isHidden() and window.export_scopes() == []
+    window.restore_selected()
+    assert window.statusBar().currentMessage() == "Select photos to restore first."
+
+
+def test_export_first_exports_what_would_be_deleted_and_removes_nothing(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    photos, _ = two_albums(qtbot, window, library, tmp_path)
+    offered = []
+
+    def export(dialog):
+        offered.extend(b.text() for b in dialog.scope_buttons.buttons())
+        dialog.scope_buttons.buttons()[1].setChecked(True)
+        dialog.folder.setText(str(tmp_path / "kept"))
+        return QDialog.DialogCode.Accepted
+    monkeypatch.setattr(main_window_module.ExportDialog, "exec", export)
+    asked = answer_removal(monkeypatch, "export")
+    window.delete_album()
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    assert offered == ["The newest restored version of the photo leaving the library",
+                       "All 2 restored versions that would be deleted"]
+    wait_jobs_done(qtbot, window)
+    assert len(window.last_export) == 2 and all(p.parent == tmp_path / "kept" for p in window.last_export)
+    assert len(library.albums()) == 2 and len(library.versions(photos["a.png"].id)) == 2
+
+
+def test_removing_photos_from_an_album(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    photos, originals = two_albums(qtbot, window, library, tmp_path)
+    a, b, c = photos["a.png"], photos["b.png"], photos["c.png"]
+    rows = {i.photo_id: row for row, i in enumerate(window.thumbnails.items())}
+    window.grid.setCurrentIndex(window.thumbnails.index(rows[b.id]))
+    for photo in (a, b):
+        window.grid.selectionModel().select(window.thumbnails.index(rows[photo.id]),
+                                            QItemSelectionModel.SelectionFlag.Select)
+    assert window.grid_menu().actions()[-1] is window.act_remove_photos and window.act_remove_photos.isEnabled()
+    asked = answer_removal(monkeypatch, "cancel")
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    title, question, details, buttons = asked[0]
+    assert (title, question) == ("Remove from album", 'Remove 2 photos from the album "family"?')
+    assert "1 photo is also in another album and stays in the library." in details
+    assert "1 photo is in no other album: it leaves the library, with its faces." in details
+    assert "2 restored versions of this photo will be deleted. Export first to keep them." in details
+    assert buttons == ["Remove from album", "Export first…", "Cancel"]
+    assert len(library.photos(window.current_album)) == 3
+
+    asked = answer_removal(monkeypatch, "remove")
+    window.remove_selected_photos()
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    assert [p.id for p in library.photos(window.current_album)] == [c.id]
+    assert {p.id for p in library.photos()} == {b.id, c.id} and library.versions(b.id)
+    assert [i.photo_id for i in window.thumbnails.items()] == [c.id] and window.current_photo == c.id
+    assert window.albums.currentItem().text() == "family (1)"
+    assert {p: p.read_bytes() for p in originals} == originals
+
+
+def test_removing_a_photo_that_is_queued_for_restoring(qtbot, setup, tmp_path, monkeypatch):
+    """A restore job waiting for a photo that leaves the library skips it: no version, no failure."""
+    window, library, loader = setup
+    folder = tmp_path / "queued"
+    folder.mkdir()
+    make_photo(folder / "a.png", 200)
+    make_photo(folder / "b.png", 60)
+    import_folder(qtbot, window, folder)
+    a, b = library.photos()
+    loader.seconds = 1.0
+    window.queue.submit("restore", {"photo_ids": [b.id]})  # keeps the next one waiting
+    job = window.queue.submit("restore", {"photo_ids": [a.id, b.id]})
+    window.grid.setCurrentIndex(window.thumbnails.index(window.thumbnails.row_of(a.id)))
+    asked = answer_removal(monkeypatch, "remove")
+    window.remove_selected_photos()
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    assert window.queue.waiting(job) and [p.id for p in library.photos()] == [b.id]
+    assert "An unfinished job includes 1 photo that will leave the library; it will skip it." in asked[0][2]
+    wait_jobs_done(qtbot, window)
+    assert window.queue.entries[job].state == "done"
+    assert window.queue.entries[job].text.startswith("Restored 1 of 2 photos.")
+    assert len(library.versions(b.id)) == 2 and not (library.directory / "versions" / str(a.id)).exists()
+
+
+def test_a_new_photo_given_a_removed_photos_id_gets_its_faces_found(qtbot, setup, tmp_path, monkeypatch):
+    """SQLite gives the id of the newest photo, once deleted, to the next one imported."""
+    window, library, _ = setup
+    first, second = import_and_restore_first(qtbot, window, library, tmp_path / "old", {"a.png": 200, "b.png": 60})
+    window.grid.setCurrentIndex(window.thumbnails.index(window.thumbnails.row_of(second.id)))
+    answer_removal(monkeypatch, "remove")
+    window.remove_selected_photos()
+    qtbot.waitUntil(lambda: [p.id for p in library.photos()] == [first.id], timeout=5000)
+    folder = tmp_path / "new"
+    folder.mkdir()
+    make_photo(folder / "n.png", 120)
+    import_folder(qtbot, window, folder)
+    new = next(p for p in library.photos() if p.path.name == "n.png")
+    assert new.id == second.id and len(library.faces_of_photo(new.id)) == 1
+
+
+def test_deleting_versions_shows_the_next_one_then_the_original(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    (photo,) = import_and_restore_first(qtbot, window, library, tmp_path / "v", {"x.png": 100})
+    original = photo.path.read_bytes()
+    for _ in range(2):
+        window.queue.submit("restore", {"photo_ids": [photo.id]})
+        wait_jobs_done(qtbot, window)
+    first, second, third = (v.id for v in library.versions(photo.id))
+    window.tabs.setCurrentIndex(TAB_COMPARE)
+    window.version_combo.setCurrentIndex(1)
+    assert window.current_version == second and window.act_delete_version.isEnabled()
+    assert window.compare_menu().actions()[-1] is window.act_delete_version
+    asked = answer_removal(monkeypatch, "cancel")
+    window.delete_version()
+    title, question, details, buttons = asked[0]
+    assert (title, question) == ("Delete restored version", 'Delete restored version 2 of "x.png"?')
+    assert "the original photo, the other restored versions and any copies you exported are not touched" in details
+    assert buttons == ["Delete version", "Export first…", "Cancel"]
+    assert len(library.versions(photo.id)) == 3
+
+    answer_removal(monkeypatch, "remove")
+    window.delete_version()  # the middle one: the next newer one is shown
+    assert [v.id for v in library.versions(photo.id)] == [first, third] and window.current_version == third
+    qtbot.waitUntil(lambda: window._version_image is not None and window.compare.has_after(), timeout=5000)
+    assert window.version_combo.currentText().startswith("2: ")
+    window.delete_version()  # the newest: the one before it
+    assert window.current_version == first
+    window.delete_version()  # the last one: the original, and the photo is no longer marked restored
+    assert library.versions(photo.id) == [] and window.current_version is None
+    assert not window.compare.has_after() and window.compare.has_before()
+    assert window.version_combo.currentText() == "Not restored yet" and not window.act_delete_version.isEnabled()
+    assert not window.thumbnails.items()[0].restored
+    assert photo.path.read_bytes() == original
+    assert list((library.directory / "versions" / str(photo.id)).iterdir()) == []
+
+
+def test_a_version_deleted_meanwhile_is_said_plainly(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    (photo,) = import_and_restore_first(qtbot, window, library, tmp_path / "gone", {"x.png": 100})
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warnings.append(text))
+
+    def meanwhile(box):
+        library.delete_version(window.current_version)
+        box.remove_button.click()
+    monkeypatch.setattr(ConfirmRemoval, "exec", meanwhile)
+    window.delete_version()
+    assert warnings == ["That restored version is no longer in the library."]
+    assert window.current_version is None and window.version_combo.currentText() == "Not restored yet"

@@ -1,0 +1,134 @@
+"""What deleting an album, taking photos out of one or deleting a restored version does, and the question asked first.
+
+Photos left in no album leave the library with their faces and restored versions (core ``Library.delete_album``);
+the user is told how many, before anything happens. Originals on disk are never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from ented_desktop.core.library import Library, UnknownItemError
+from ented_desktop.gui.job_queue import JobEntry
+from ented_desktop.gui.wording import count
+
+Answer = Literal["remove", "export", "cancel"]
+
+
+@dataclass(frozen=True)
+class RemovalCost:
+    """What taking photos out of an album does."""
+
+    album: str
+    photos: int  # photos taken out of the album
+    leaving: tuple[int, ...]  # those in no other album: they leave the library
+    versions: tuple[int, ...]  # every restored version of the leaving photos: deleted with them
+    newest: tuple[int, ...]  # the newest restored version of each leaving photo that has one
+    references: tuple[str, ...]  # people whose reference face is on a leaving photo
+
+
+def removal_cost(library: Library, album_id: int, photo_ids: Collection[int] | None = None) -> RemovalCost:
+    """What deleting the album (``photo_ids`` None) or taking ``photo_ids`` out of it would do. A few database
+    queries per photo: call it off the main thread."""
+    album = library.album(album_id)
+    wanted = None if photo_ids is None else set(photo_ids)
+    taken = [p.id for p in library.photos(album_id) if wanted is None or p.id in wanted]
+    leaving = [i for i in taken if library.photo_albums(i) == [album_id]]
+    restored = library.restored_photo_ids(album_id)
+    versions: list[int] = []
+    newest: list[int] = []
+    for photo_id in leaving:
+        ids = [v.id for v in library.versions(photo_id)] if photo_id in restored else []
+        versions += ids
+        newest += ids[-1:]
+    gone = set(leaving)
+    references = []
+    for person in library.people():
+        if person.reference_face_id is not None:
+            with contextlib.suppress(UnknownItemError):  # a face removed meanwhile: no reference to lose
+                if library.face(person.reference_face_id).photo_id in gone:
+                    references.append(person.name)
+    return RemovalCost(album.name, len(taken), tuple(leaving), tuple(versions), tuple(newest), tuple(references))
+
+
+def _them(n: int) -> str:
+    return "it" if n == 1 else "them"
+
+
+def removal_details(cost: RemovalCost) -> list[str]:
+    """What happens to the photos, their restored versions and the people's references, one sentence each."""
+    lines = ["The original files on disk are not touched."]
+    n, kept, versions = len(cost.leaving), cost.photos - len(cost.leaving), len(cost.versions)
+    if cost.photos == 0:
+        return lines + ["The album is empty."]
+    if kept:
+        lines.append(f"{count(kept, 'photo')} {'is' if kept == 1 else 'are'} also in another album and "
+                     f"{'stays' if kept == 1 else 'stay'} in the library.")
+    if n:
+        lines.append(f"{count(n, 'photo')} {'is' if n == 1 else 'are'} in no other album: "
+                     f"{'it leaves' if n == 1 else 'they leave'} the library, with {'its' if n == 1 else 'their'} "
+                     "faces.")
+        if versions:
+            lines.append(f"{count(versions, 'restored version')} of {'this photo' if n == 1 else 'these photos'} "
+                         f"will be deleted. Export first to keep {_them(versions)}.")
+        else:
+            lines.append("No restored version is deleted: " + ("it has" if n == 1 else "none of them has")
+                         + " been restored.")
+    if len(cost.references) == 1:
+        name = cost.references[0]
+        lines.append(f"{name}'s reference face is on {'this photo' if n == 1 else 'one of these photos'}: "
+                     f"{name} will need a new reference.")
+    elif cost.references:
+        lines.append(f"The reference faces of {' and '.join(cost.references)} are on these photos: they will "
+                     "need new references.")
+    return lines
+
+
+def unfinished_job_notes(entries: Iterable[JobEntry], photo_ids: Collection[int],
+                         version_ids: Collection[int]) -> list[str]:
+    """What unfinished jobs do when these photos leave the library and these versions are deleted."""
+    photos, versions = set(photo_ids), set(version_ids)
+    entries = list(entries)
+    waiting = {i for e in entries if e.kind in ("restore", "detect") for i in e.payload.get("photo_ids") or ()}
+    exporting = {i for e in entries if e.kind == "export" for i in e.payload.get("version_ids") or ()}
+    notes = []
+    if n := len(waiting & photos):
+        notes.append(f"An unfinished job includes {count(n, 'photo')} that will leave the library; "
+                     f"it will skip {_them(n)}.")
+    if n := len(exporting & versions):
+        notes.append(f"An unfinished export includes {count(n, 'restored version')} that will be deleted, and "
+                     f"will stop with an error when it reaches {_them(n)}: let it finish first.")
+    return notes
+
+
+class ConfirmRemoval(QMessageBox):
+    """Asks before photos leave an album or a restored version is deleted, saying exactly what happens; with
+    "Export first…" when restored versions would be deleted. Cancel is the default."""
+
+    def __init__(self, title: str, question: str, details: list[str], action: str, *, can_export: bool,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setIcon(QMessageBox.Icon.Warning if can_export else QMessageBox.Icon.Question)
+        self.setText(question)
+        self.setStyleSheet("QLabel#qt_msgbox_label { font-weight: bold; }")  # the question, above the details
+        self.setInformativeText("\n\n".join(details))
+        self.remove_button = self.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
+        self.export_button = self.addButton("Export first…", QMessageBox.ButtonRole.ActionRole) if can_export else None
+        self.cancel_button = self.addButton(QMessageBox.StandardButton.Cancel)
+        self.setDefaultButton(self.cancel_button)
+        self.setEscapeButton(self.cancel_button)
+
+    def ask(self) -> Answer:
+        self.exec()
+        clicked = self.clickedButton()
+        if clicked is self.remove_button:
+            return "remove"
+        if clicked is not None and clicked is self.export_button:
+            return "export"
+        return "cancel"
