@@ -325,6 +325,28 @@ def test_versions_are_written_before_their_rows_and_deleted_with_them(lib, drop)
     assert not version.path.exists() and lib.versions(photo.id) == []
 
 
+@pytest.mark.parametrize("reimport", [False, True])
+def test_a_version_of_a_photo_removed_while_its_file_was_written_is_refused(lib, drop, monkeypatch, reimport):
+    album = lib.create_album("Family")
+    run(lib.import_paths(album, [drop]))
+    photo = max(lib.photos(album), key=lambda p: p.id)  # the highest id is the one SQLite reuses
+    write = database_module.write_photo_atomic
+
+    def remove_while_writing(*args, **kwargs):
+        write(*args, **kwargs)
+        lib.remove_photos_from_album(album, [photo.id])
+        if reimport:  # another photo takes the freed id
+            run(lib.import_paths(album, [jpeg(drop.parent / "other" / "d.jpg", seed=9)]))
+
+    monkeypatch.setattr(database_module, "write_photo_atomic", remove_while_writing)
+    with pytest.raises(UnknownItemError, match="no longer in the library"):
+        lib.add_version(photo.id, np.zeros((8, 8, 3), np.uint8), model="m")
+    assert lib._conn().execute("SELECT COUNT(*) FROM versions").fetchone()[0] == 0
+    assert not (lib.directory / "versions" / str(photo.id)).exists()
+    if reimport:
+        assert any(p.id == photo.id for p in lib.photos(album))
+
+
 def test_export_names_formats_and_never_overwrites(lib, drop, tmp_path):
     album = lib.create_album("Family: 1987")
     run(lib.import_paths(album, [drop]))

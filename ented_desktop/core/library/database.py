@@ -1170,6 +1170,10 @@ class Library:
         write_photo_atomic(pixels, dest, grayscale=grayscale, exif=exif, icc_profile=icc_profile)
         try:
             with self._write() as conn:
+                # The photo may have left the library while the file was written, and its id been reused.
+                row = conn.execute("SELECT path, content_hash FROM photos WHERE id = ?", (photo_id,)).fetchone()
+                if row is None or (Path(row["path"]), row["content_hash"]) != (photo.path, photo.content_hash):
+                    raise UnknownItemError("That photo is no longer in the library.")
                 cursor = conn.execute(
                     "INSERT INTO versions (photo_id, file, model, created, report, reference_people, job_id) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -1177,6 +1181,8 @@ class Library:
                 )
         except BaseException:
             dest.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty: the photo's other versions stay
             raise
         return int(cursor.lastrowid)
 
