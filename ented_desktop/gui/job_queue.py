@@ -338,7 +338,7 @@ class _StepGate:
 
     def started(self) -> None:
         if self.library is not None:
-            self.library.set_job_state(self.job_id, "running")
+            self.library.mark_job_started(self.job_id)
 
     def admit(self, step: Step) -> bool:
         now = time.monotonic()

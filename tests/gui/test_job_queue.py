@@ -6,6 +6,7 @@ import pytest
 
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.library import Library
+from ented_desktop.gui import job_queue
 from ented_desktop.gui.job_queue import JobQueue, Step
 
 
@@ -86,6 +87,37 @@ def test_pause_and_resume_a_running_job(qtbot, library):
     wait_state(qtbot, queue, job_id, "done")
     assert library.job(job_id).state == "done"
     queue.stop_all()
+
+
+@pytest.mark.parametrize("then_resume", [False, True])
+def test_a_pause_made_while_the_worker_starts_stands(qtbot, library, monkeypatch, then_resume):
+    starting, release = threading.Event(), threading.Event()
+    start = job_queue._StepGate.started
+
+    def slow_start(gate):  # the worker thread is scheduled but has not recorded its start yet
+        starting.set()
+        release.wait(5)
+        start(gate)
+
+    monkeypatch.setattr(job_queue._StepGate, "started", slow_start)
+    queue = make_queue(qtbot, library, counting_work(3))
+    job_id = queue.submit("restore", {})
+    assert starting.wait(5)
+    queue.pause(job_id)
+    if then_resume:
+        queue.resume(job_id)
+    release.set()
+    try:
+        if then_resume:
+            wait_state(qtbot, queue, job_id, "done")  # it failed with "cannot go from running to running"
+            assert library.job(job_id).state == "done"
+        else:
+            qtbot.wait(200)
+            assert queue.entries[job_id].state == "paused" and library.job(job_id).state == "paused"
+            queue.resume(job_id)
+            wait_state(qtbot, queue, job_id, "done")
+    finally:
+        queue.stop_all()  # a paused worker left behind would hold the test run open
 
 
 def test_jobs_of_a_lane_run_one_at_a_time_and_queued_ones_can_be_paused(qtbot, library):

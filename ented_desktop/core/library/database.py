@@ -1345,6 +1345,14 @@ class Library:
         with self._write() as conn:
             self._move_job(conn, job_id, state, error)
 
+    def mark_job_started(self, job_id: int) -> None:
+        """A worker began the job: queued -> running. A pause or resume the user made while the worker was
+        starting stands (the check and the move are one transaction, so neither can slip in between)."""
+        with self._write() as conn:
+            row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is not None and row["state"] == "queued":
+                self._move_job(conn, job_id, "running", None)
+
     def _move_job(self, conn: sqlite3.Connection, job_id: int, state: str, error: str | None) -> None:
         row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
