@@ -895,7 +895,7 @@ class MainWindow(QMainWindow):
             self._detect_tried.difference_update(report.updated)  # changed photos need their faces again
             self.request_face_detection()
         elif entry.kind == "detect":
-            self.people_panel.refresh()
+            self.people_panel.refresh(faces_changed=True)
             if self._detect_again:
                 self.request_face_detection()
             if outcome is not None and outcome.problems:
@@ -1107,7 +1107,7 @@ class MainWindow(QMainWindow):
                 index = self.grid.currentIndex() if self.grid.currentIndex().isValid() else self.thumbnails.index(0)
                 self.grid.setCurrentIndex(index)
                 self.select_photo(index.data(PhotoIdRole))
-        self.people_panel.refresh()  # faces on the photos that left are gone, and maybe a reference
+        self.people_panel.refresh(faces_changed=True)  # faces on the photos that left are gone, maybe a reference
         left = f"{count(len(gone), 'photo')} left the library"
         if cost.versions:
             n = len(cost.versions)

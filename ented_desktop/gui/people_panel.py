@@ -357,8 +357,13 @@ class PeoplePanel(QWidget):
         return action
 
     # -- people ----------------------------------------------------------------------------------
-    def refresh(self) -> None:
-        """Reload people (cheap) and ask for new grouping suggestions (in the background)."""
+    def refresh(self, faces_changed: bool = False) -> None:
+        """Reload people (cheap) and ask for new grouping suggestions (in the background). ``faces_changed``:
+        faces were deleted or found again, and SQLite gives a deleted face's id to the next new face, so the
+        crops and suggested references kept by face id are dropped."""
+        if faces_changed:
+            self._crops = {k: v for k, v in self._crops.items() if not (isinstance(k, tuple) and k[0] == "face")}
+            self._suggested.clear()
         current = self.current_person_id()
         self.people.blockSignals(True)
         self.people.clear()

@@ -8,6 +8,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QContextMenuEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from ented_desktop.core.imageio import read_image_rgb8
 from ented_desktop.core.library import Library
 from ented_desktop.gui.name_face_dialog import NameFaceDialog
 from ented_desktop.gui.people_panel import FaceIdRole, PeoplePanel, dropped_image, reference_text
@@ -27,8 +28,6 @@ def make_library(tmp_path, shades):
     for _ in lib.import_paths(album, [folder]):
         pass
     finder = FakeFaceFinder()
-    from ented_desktop.core.imageio import read_image_rgb8
-
     for photo in lib.photos():
         faces, embeddings = finder.find(read_image_rgb8(photo.path))
         lib.set_faces(photo.id, faces, embeddings, finder.name)
@@ -461,3 +460,32 @@ def test_naming_a_suggestion_with_a_name_taken_adds_the_faces_to_that_person(qtb
     monkeypatch.setattr("ented_desktop.gui.people_panel.QInputDialog.getText", lambda *a, **k: ("ANNA", True))
     panel._suggestion_rows[new].confirm.click()
     assert [(p.id, p.face_count) for p in library.people()] == [(anna, 4)]
+
+
+def test_a_new_face_that_gets_a_deleted_faces_id_shows_its_own_crop(qtbot, tmp_path):
+    lib = make_library(tmp_path, (200, 40))
+    panel = PeoplePanel(lib, fake_face_check)
+    qtbot.addWidget(panel)
+    try:
+        dark_face = lib.faces_of_photo(2)[0].id
+        lib.create_person("Anna", [dark_face])
+        panel.refresh()
+        qtbot.waitUntil(lambda: ("face", dark_face) in panel._crops, timeout=5000)
+        lib.remove_photos_from_album(lib.albums()[0].id, [2])
+        (tmp_path / "later").mkdir()
+        for _ in lib.import_paths(lib.albums()[0].id, [make_photo(tmp_path / "later" / "bright.jpg", 250)]):
+            pass
+        photo = max(lib.photos(), key=lambda p: p.id)
+        finder = FakeFaceFinder()
+        lib.set_faces(photo.id, *finder.find(read_image_rgb8(photo.path)), finder.name)
+        new_face = lib.faces_of_photo(photo.id)[0].id
+        assert new_face == dark_face  # SQLite reused the id
+        lib.assign_faces([new_face], lib.people()[0].id)
+        panel.refresh(faces_changed=True)
+        qtbot.waitUntil(lambda: ("face", new_face) in panel._crops, timeout=5000)
+        crop = panel._crops[("face", new_face)].toImage()
+        centre = crop.pixelColor(crop.width() // 2, crop.height() // 2)
+        assert centre.red() > 200  # the bright new face, not the dark one it replaced
+    finally:
+        panel.calls.shutdown()
+        lib.close()
