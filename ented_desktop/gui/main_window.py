@@ -473,8 +473,10 @@ class MainWindow(QMainWindow):
                        self.act_find_faces, None, self.act_finetune):
             restore_menu.addSeparator() if action is None else restore_menu.addAction(action)
         people_menu = bar.addMenu("&People")
-        for action in (self.act_name_face, self.act_use_suggested):
-            people_menu.addAction(action)
+        panel = self.people_panel  # the selected person's actions, also in the people list's context menu
+        for action in (self.act_name_face, self.act_use_suggested, None, panel.act_rename, panel.act_merge,
+                       panel.act_delete):
+            people_menu.addSeparator() if action is None else people_menu.addAction(action)
         view_menu = bar.addMenu("&View")
         for action in (self.act_tab_photos, self.act_tab_faces, self.act_tab_compare, None, self.act_toggle,
                        self.act_split, self.act_fit, self.act_actual, self.act_zoom_in, self.act_zoom_out,

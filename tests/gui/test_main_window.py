@@ -759,3 +759,16 @@ def test_a_version_deleted_meanwhile_is_said_plainly(qtbot, setup, tmp_path, mon
     window.delete_version()
     assert warnings == ["That restored version is no longer in the library."]
     assert window.current_version is None and window.version_combo.currentText() == "Not restored yet"
+
+
+def test_the_people_menu_renames_the_selected_person(qtbot, setup, monkeypatch):
+    window, library, _ = setup
+    person = library.create_person("Anna")
+    window.people_panel.refresh()
+    window.people_panel.select_person(person)
+    people_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&People")
+    texts = [a.text() for a in people_menu.actions() if not a.isSeparator()]
+    assert texts[-3:] == ["Rename…", "Merge into…", "Delete person…"]
+    monkeypatch.setattr("ented_desktop.gui.people_panel.QInputDialog.getText", lambda *a, **k: ("Anne", True))
+    next(a for a in people_menu.actions() if a.text() == "Rename…").trigger()
+    qtbot.waitUntil(lambda: library.person(person).name == "Anne", timeout=5000)
