@@ -1,5 +1,6 @@
 """Which model and reference each face of a library photo gets; reference crops made once per batch."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -7,11 +8,11 @@ import pytest
 from PIL import Image
 
 from ented_desktop.core import restore_plan
-from ented_desktop.core.errors import UserError
+from ented_desktop.core.errors import ModelError, UserError
 from ented_desktop.core.face.align import align_face, template_for
 from ented_desktop.core.face.detect import Face
 from ented_desktop.core.library import Library
-from ented_desktop.core.restore_plan import ReferenceCrops, plan_passes
+from ented_desktop.core.restore_plan import FailedModels, ReferenceCrops, plan_passes
 
 RES = 32
 
@@ -172,3 +173,42 @@ def test_a_reference_that_cannot_be_used_leaves_only_its_face_without_one(librar
     assert problems[1] is None
     assert problems[2] == ("the reference photo of Cleo cannot be used: No face was found in the reference photo; "
                            "restored without it")
+
+
+def test_a_model_that_failed_is_not_loaded_again_until_its_file_changes(tmp_path):
+    model = tmp_path / "anna.safetensors"
+    loads: list[Path] = []
+
+    def loader(path: Path) -> str:
+        loads.append(path)
+        if not path.is_file():
+            raise ModelError(f"Model file {path} does not exist.")
+        if path.read_bytes().startswith(b"damage"):
+            raise ModelError(f"{path.name} is damaged.")
+        return "restorer"
+
+    failed = FailedModels()
+    for _ in range(3):  # missing: remembered too
+        with pytest.raises(ModelError, match="does not exist"):
+            failed.load(model, loader)
+    assert len(loads) == 1
+
+    model.write_bytes(b"damaged")  # put back, but damaged
+    lengths = []
+    for _ in range(4):
+        with pytest.raises(ModelError, match="is damaged") as raised:
+            failed.load(model, loader)
+        lengths.append(len(raised.traceback))
+    assert len(loads) == 2
+    assert lengths[1] == lengths[2] == lengths[3]  # raised again, the kept error does not gather tracebacks
+
+    model.write_bytes(b"damagee")  # same size, another modification time (what a re-export or a copy does)
+    os.utime(model, ns=(1, 1))
+    with pytest.raises(ModelError, match="is damaged"):
+        failed.load(model, loader)
+    assert len(loads) == 3
+
+    model.write_bytes(b"weights")
+    assert failed.load(model, loader) == "restorer"
+    assert failed.load(model, loader) == "restorer" and len(loads) == 5  # successes are the loader's to cache
+    assert FailedModels().load(model, loader) == "restorer"

@@ -7,25 +7,28 @@ reference yet, is its own reference (``None``, see :mod:`ented_desktop.core.pipe
 person's reference cannot be used (deleted, unreadable, no face in it), with the reason why.
 
 Aligning a reference means reading a whole photo, so :class:`ReferenceCrops` makes each person's crop once and
-hands the same crop to every photo of a batch, until the person's reference changes.
+hands the same crop to every photo of a batch, until the person's reference changes. Likewise a personal model
+that cannot be loaded is tried once per batch (:class:`FailedModels`), not once per photo.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from ented_desktop.core.errors import ImageReadError, UserError
+from ented_desktop.core.errors import ImageReadError, ModelError, UserError
 from ented_desktop.core.face.align import align_face
 from ented_desktop.core.imageio import read_image_rgb8
 from ented_desktop.core.library import FaceRecord, Library, Person
 
 # core.pipeline.prepare_reference(image, detector, resolution): the largest face of an image, aligned
 ReferencePreparer = Callable[[np.ndarray, Any, int], np.ndarray]
+Loaded = TypeVar("Loaded")
 
 
 @dataclass(frozen=True)
@@ -117,3 +120,37 @@ class ReferenceCrops:
             crops.append(crop)
             problems.append(problem)
         return crops, problems
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    """The file's modification time and size, or None when it cannot be looked at (missing, no permission)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+class FailedModels:
+    """Personal models that failed to load during one batch, with their error (one instance per batch).
+
+    Loading a model reads and hashes the whole file (7.5 MB for the shipped size), so a damaged one would be read
+    again, and fail again, for every photo of its person. Its error is remembered with the file's modification time
+    and size and raised again without touching the file; a file replaced since (re-exported, restored from a
+    backup, put back) is tried again, and so is every model in the next batch. Successful loads are not kept here:
+    the caller's loader caches those."""
+
+    def __init__(self) -> None:
+        self._failed: dict[Path, tuple[tuple[int, int] | None, ModelError]] = {}
+
+    def load(self, path: Path, loader: Callable[[Path], Loaded]) -> Loaded:
+        """``loader(path)``, or the ModelError it raised for this same file earlier in the batch."""
+        stamp = _file_stamp(path)
+        failed = self._failed.get(path)
+        if failed is not None and failed[0] == stamp:
+            raise failed[1].with_traceback(None)  # else each raise would lengthen the kept traceback
+        try:
+            return loader(path)
+        except ModelError as exc:
+            self._failed[path] = (stamp, exc)
+            raise

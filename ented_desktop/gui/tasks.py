@@ -22,7 +22,7 @@ from ented_desktop.core.errors import ModelError, UserError
 from ented_desktop.core.face.detect import Face
 from ented_desktop.core.imageio import read_image_rgb8, read_photo
 from ented_desktop.core.library import Library, Person
-from ented_desktop.core.restore_plan import ReferenceCrops, ReferencePreparer, plan_passes
+from ented_desktop.core.restore_plan import FailedModels, ReferenceCrops, ReferencePreparer, plan_passes
 from ented_desktop.core.settings import Settings
 from ented_desktop.gui.job_queue import Step, WorkFactory
 from ented_desktop.gui.wording import count, format_eta
@@ -269,12 +269,14 @@ def detect_work(library: Library, services: Services, photo_ids: list[int] | Non
 
 # -- restoring ----------------------------------------------------------------------------------------
 def restore_photo(library: Library, photo_id: int, services: Services, aborted: Callable[[], bool],
-                  crops: ReferenceCrops, job_id: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+                  crops: ReferenceCrops, job_id: int | None = None,
+                  failed_models: FailedModels | None = None) -> tuple[int, list[dict[str, Any]]]:
     """Restore one photo into a new version (made by job ``job_id``); returns its id and one report per face.
 
     Each face gets its person's personal model and reference when they have them (core.restore_plan), or,
     when that model or reference cannot be used, the general model or itself as reference, and its report's
-    ``fallback`` says why. ``crops`` keeps the aligned references for the other photos of the batch. Raises
+    ``fallback`` says why. ``crops`` keeps the aligned references, and ``failed_models`` the personal models that
+    could not be loaded, for the other photos of the batch (without it, this photo is a batch of its own). Raises
     UserError, and makes no version, when the photo's file changed since its faces were found (the stored
     face positions belong to the old image), when it has no face recorded, or when none of its faces could be
     restored."""
@@ -294,7 +296,7 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
     models_used = []
     people = {p.id: p for p in library.people()}
     named = {face.person_id for face in stored} & people.keys()
-    model_problems = _unusable_personal_models(services, [people[i] for i in named])
+    model_problems = _unusable_personal_models(services, [people[i] for i in named], failed_models or FailedModels())
     people = {i: replace(p, personal_model=None) if i in model_problems else p for i, p in people.items()}
     for restore_pass in plan_passes(stored, people):
         restorer = services.restorer(restore_pass.model)
@@ -326,14 +328,15 @@ def restore_photo(library: Library, photo_id: int, services: Services, aborted: 
     return version_id, reports
 
 
-def _unusable_personal_models(services: Services, people: list[Person]) -> dict[int, str]:
+def _unusable_personal_models(services: Services, people: list[Person], failed: FailedModels) -> dict[int, str]:
     """Why each of ``people``'s personal models cannot be loaded (person id -> a sentence for the face report).
-    Their faces are restored with the general model: one damaged personal model must not stop a batch."""
+    Their faces are restored with the general model: one damaged personal model must not stop a batch. A model
+    that failed earlier in the batch is not read again (``failed``); its faces' reports still say why."""
     problems: dict[int, str] = {}
     for person in people:
         if person.personal_model is not None:
             try:
-                services.restorer(person.personal_model)
+                failed.load(person.personal_model, services.restorer)
             except ModelError as exc:
                 problems[person.id] = (f"the personal model of {person.name} cannot be used: "
                                        f"{str(exc).rstrip('.')}; restored with the general model")
@@ -362,11 +365,13 @@ def restore_work(library: Library, services: Services, photo_ids: list[int], job
         yield Step(0.0, "Loading the model…")
         services.restorer(None)  # a missing model fails the job here with the core's message
         crops = ReferenceCrops(library, services.reference_preparer())
+        failed_models = FailedModels()
         for done, photo_id in enumerate(todo, 1):
             name = str(photo_id)
             try:
                 name = library.photo(photo_id).path.name
-                version_id, _ = restore_photo(library, photo_id, services, control.should_stop, crops, job_id)
+                version_id, _ = restore_photo(library, photo_id, services, control.should_stop, crops, job_id,
+                                              failed_models)
             except UserError as exc:
                 if isinstance(exc, ModelError):
                     raise  # the general model is the problem, not this photo: stop with its message

@@ -231,6 +231,51 @@ def test_a_missing_personal_model_restores_its_faces_with_the_general_model(libr
     assert library.versions(ids[1])[0].report["faces"][0]["fallback"] is None
 
 
+def test_a_damaged_personal_model_is_read_once_per_batch_and_every_face_says_why(library, tmp_path):
+    model = tmp_path / "anna.safetensors"
+    reads: list[Path] = []
+
+    def loader(path=None, **_):
+        if path is not None:
+            reads.append(path)
+            if Path(path).read_bytes() == b"damaged":
+                raise ModelError(f"{Path(path).name} is damaged: its sha256 does not match manifest.sha256.")
+        return FakeRestorer(path)
+
+    settings = Settings()
+    services = Services(lambda: settings, face_finder=lambda s: FakeFaceFinder(), restorer_loader=loader,
+                        reference_preparer=fake_prepare_reference)
+    ids = import_photos(library, tmp_path / "photos", (200, 200, 200))
+    run(detect_work(library, services, ids))
+    anna = library.create_person("Anna", [library.faces_of_photo(i)[0].id for i in ids])
+    model.write_bytes(b"damaged")
+    library.set_personal_model(anna, model)
+    anna_model = library.person(anna).personal_model
+
+    assert run(restore_work(library, services, ids)).text == "Restored 3 of 3 photos."
+    assert reads == [anna_model]  # not once per photo
+    expected = ("the personal model of Anna cannot be used: anna.safetensors is damaged: its sha256 does not "
+                "match manifest.sha256; restored with the general model")
+    for photo_id in ids:
+        (report,) = library.versions(photo_id)[0].report["faces"]
+        assert (report["model"], report["fallback"]) == ("general", expected)
+
+    run(restore_work(library, services, ids[:1]))  # a later job tries again: the user may have fixed it
+    assert reads == [anna_model] * 2
+
+    class FixedDuringTheBatch(FakeRestorer):
+        def restore(self, pixels, **kwargs):
+            model.write_bytes(b"re-exported weights")  # a new size: tried again for the next photo
+            return super().restore(pixels, **kwargs)
+
+    services = Services(lambda: settings, restorer_loader=lambda path=None, **kw: (
+        FixedDuringTheBatch(path) if path is None else loader(path, **kw)), reference_preparer=fake_prepare_reference)
+    run(restore_work(library, services, ids[1:]))
+    assert reads == [anna_model] * 4
+    assert library.versions(ids[1])[1].report["faces"][0]["fallback"] == expected
+    assert library.versions(ids[2])[1].report["faces"][0]["model"] == "anna.safetensors"
+
+
 def test_a_missing_general_model_stops_the_job(library, tmp_path):
     def loader(model=None, **_):
         raise ModelError("No trained ENTED model is installed.")
