@@ -8,8 +8,9 @@ handful of photos, and the reconstruction terms are what move the held-out figur
 degradations of a held-out photo with a training photo as reference and measures PSNR (Y channel) against it.
 Training stops at the time limit or when the choosing photo has not improved for ``patience`` checks, and the best
 weights on it are kept; the report photo then says, unbiased by that choice, whether the personal model beats the
-base model (``improved``). With only three photos one photo does both jobs, and the card says so. The personal
-model is saved with a manifest entry and a model card.
+base model by more than one photo's noise (``improved``, :mod:`training.finetune_verdict`). With only three photos
+one photo does both jobs, which flatters the personal model there: the verdict asks more of it, and the card says
+so. The personal model is saved with a manifest entry and a model card.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ented_desktop.core.weights import load_generator, resolve_model, save_gener
 
 from . import pairs
 from .degradation import LEVELS, degrade, sample_params, training_level
+from .finetune_verdict import assess
 from .losses import PerceptualLoss, attention_reconstruction_loss
 from .metrics import psnr
 
@@ -44,9 +46,9 @@ VALIDATION_DEGRADATIONS = 6
 
 @dataclass
 class FinetuneResult:
-    before: dict
-    after: dict
-    improved: bool
+    before: dict  # the base model on the report photo
+    after: dict  # the personal model on it; "picked_weights": that photo also picked them
+    improved: bool  # keeping the personal model is recommended (finetune_verdict.assess)
     model_path: Path | None
     held_out: str
     history: list[dict] = field(default_factory=list)
@@ -128,7 +130,8 @@ def finetune_person(
 
     The personal model (``out_dir/<name>.safetensors``, its ONNX export, their manifest lines and ``<name>.md``) is
     written only when training ran and was not cancelled, and never over an existing model of that name;
-    ``improved`` tells whether it beats the base model on the report photo (``held_out``).
+    ``improved`` tells whether it beats the base model on the report photo (``held_out``) by more than one photo
+    can tell from noise.
     """
     name = name or Path(out_dir).name
     model_path = Path(out_dir) / f"{name}.safetensors"
@@ -211,14 +214,16 @@ def finetune_person(
         return FinetuneResult(before, before, False, None, held_out, history)
     generator.load_state_dict(best_state)
     generator.eval().requires_grad_(False)
-    after = judge(generator)
-    improved = after["val_psnr"] > before["val_psnr"]
+    after = {**judge(generator), "picked_weights": held == 1}
+    verdict = assess(before, after)
+    improved = verdict.keep
     info = {
         "iterations": int(base_info.get("iterations", 0)) + iteration,
         "finetune": {"base_model": base_path.stem, "base_sha_file": base_path.name, "photos": [p.name for p in photos],
                      "held_out": held_out, "picked_on": picked_on, "iterations": iteration,
                      "minutes": round((time.monotonic() - start) / 60.0, 2), "stopped_by": stopped_by,
-                     "before": before, "after": after, "improved": improved, "skipped_photos": problems},
+                     "before": before, "after": after, "gain_db": verdict.gain_db, "verdict": verdict.outcome,
+                     "keep_threshold_db": verdict.threshold_db, "improved": improved, "skipped_photos": problems},
     }
     digest = save_generator(generator, model_path, info)
     export_onnx(generator, model_path.with_suffix(".onnx"), name, info["iterations"], digest)  # for the onnx engine
@@ -244,7 +249,8 @@ def model_card(name: str, info: dict) -> str:
         f"| degraded input | {ft['before']['input_psnr']:.2f} | {ft['after']['input_psnr']:.2f} |",
         f"| restored | {ft['before']['val_psnr']:.2f} | {ft['after']['val_psnr']:.2f} |",
         "",
-        "Better than the base model on the held-out photo: " + ("yes." if ft["improved"] else "no."),
+        assess(ft["before"], ft["after"]).sentence("base model") + " Recommended: "
+        + ("this personal model." if ft["improved"] else "the base model."),
         "",
         f"Photos used: {', '.join(ft['photos'])}.",
         *( [f"Photos skipped: {'; '.join(ft['skipped_photos'])}."] if ft["skipped_photos"] else []),

@@ -1,4 +1,8 @@
-"""`ented finetune --person-dir DIR [--base MODEL] [--minutes N]`: a personal model from a person's photos."""
+"""`ented finetune --person-dir DIR [--base MODEL] [--minutes N] [--keep]`: a personal model from a person's photos.
+
+The personal model is kept only when its held-out photo shows it better than the base model by more than one
+photo can tell (training.finetune_verdict, the rule the app's dialog follows too), or when ``--keep`` asks for it.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--name", help="the personal model's name (default: the folder's name)")
     p.add_argument("--model-dir", type=Path, help="where personal models go (default: the model directory)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the personal model even when the held-out photo does not show it better")
     p.set_defaults(run=run)
 
 
@@ -25,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ented_desktop.core.paths import model_dir
     from training.finetune import finetune_person, person_photos
+    from training.finetune_verdict import assess
 
     if args.minutes <= 0:
         raise UserError("--minutes must be positive.")
@@ -46,13 +53,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"held-out photo {result.held_out}: degraded input {b['input_psnr']:.2f} dB; "
           f"base model {b['val_psnr']:.2f} dB; personal model {a['val_psnr']:.2f} dB "
           f"({a['val_psnr'] - b['val_psnr']:+.2f} dB)")
-    if result.improved:
-        print(f"The personal model is better on the held-out photo. Saved: {result.model_path}")
+    if result.model_path is None:  # stopped before its first iteration
+        print("The fine-tune stopped before its first iteration; keeping the base model.")
+        return 0
+    verdict = assess(b, a)
+    print(verdict.sentence("base model"))
+    if verdict.keep or args.keep:
+        if not verdict.keep:
+            print("Kept as --keep asked, although the base model is recommended.")
+        print(f"Saved: {result.model_path}")
         print(f"Use it with: ented restore ... --model {result.model_path}")
         return 0
-    if result.model_path is not None:
-        from ented_desktop.core.weights import remove_model
+    from ented_desktop.core.weights import remove_model
 
-        remove_model(result.model_path)
-    print("The personal model is not better than the base model on the held-out photo; keeping the base model.")
+    remove_model(result.model_path)
+    print("Keeping the base model (--keep would have kept the personal model).")
     return 0

@@ -3,7 +3,8 @@
 The run is a "finetune" job of the job queue (:func:`ented_desktop.gui.tasks.finetune_work`): it is recorded in
 the library, shown in the Jobs panel, waits for a running restore, and shows as interrupted when the program
 ended during it. The dialog starts the job and shows it; the user then keeps the new model for the person or
-discards it.
+discards it, advised by the rule ``ented finetune`` follows too (:mod:`training.finetune_verdict`): only a gain on
+the held-out photo larger than one photo can tell from noise recommends keeping it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ented_desktop.gui.job_queue import JobQueue
 from ented_desktop.gui.loss_plot import LossPlot
 from ented_desktop.gui.tasks import FINETUNE_MIN_PHOTOS, FinetuneProgress, Outcome
 from ented_desktop.gui.wording import count, format_eta
+from training.finetune_verdict import assess
 
 RESULT_COLUMNS = ["", "Degraded input", "General model", "Personal model"]
 
@@ -284,13 +286,13 @@ class FinetuneDialog(QDialog):
         if result.model_path is None:
             self.status.setText("Fine-tuning stopped before its first iteration, so there is no model to keep.")
         else:
-            gain = result.after["val_psnr"] - result.before["val_psnr"]
-            if result.improved:
-                self.status.setText(f"The personal model restores the held-out photo better than the general "
-                                    f"model ({gain:+.2f} dB). Keep it to use it for {name}'s faces.")
+            verdict = assess(result.before, result.after)
+            if verdict.keep:
+                advice = f"Keep it to use it for {name}'s faces."
             else:
-                self.status.setText(f"The personal model does not restore the held-out photo better than the "
-                                    f"general model ({gain:+.2f} dB); discarding it is recommended.")
+                advice = (f"The general model is recommended: discard the personal model, or keep it anyway to use "
+                          f"it for {name}'s faces.")
+            self.status.setText(f"{verdict.sentence()} {advice}")
         self._set_phase("finished")
         self.keep_button.setEnabled(result.model_path is not None)
         self.runFinished.emit(result)

@@ -27,6 +27,7 @@ from ented_desktop.core.settings import Settings
 from ented_desktop.gui.job_queue import Step, WorkFactory
 from ented_desktop.gui.wording import count, format_eta
 from ented_desktop.gui.workers import WorkCancelled, WorkControl
+from training.finetune_verdict import assess  # the rule the dialog and `ented finetune` follow too
 
 log = logging.getLogger(__name__)
 
@@ -428,9 +429,11 @@ def personal_model_name(person_name: str, now: float, folder: Path) -> str:
 def finetune_summary(person_name: str, result: Any) -> str:
     if result.model_path is None:
         return f"Fine-tuning for {person_name} stopped before its first iteration; no model was made."
-    verdict = "better" if result.improved else "not better"
+    outcome = assess(result.before, result.after).outcome
+    verdict = "too close to the general model to tell" if outcome == "too close to tell" else (
+        f"{outcome} than the general model")
     return (f"Personal model for {person_name}: {result.before['val_psnr']:.2f} → "
-            f"{result.after['val_psnr']:.2f} dB on a held-out photo ({verdict} than the general model).")
+            f"{result.after['val_psnr']:.2f} dB on a held-out photo ({verdict}).")
 
 
 def finetune_work(library: Library, services: Services, person_id: int, minutes: float) -> Callable:

@@ -25,8 +25,9 @@ class FakeResult:
     history: list = field(default_factory=list)
 
 
-def fake_finetune_factory(out_dir: Path, steps=20, delay=0.0, error=None):
-    """Callback-style work like tasks.finetune_work: steps sent with control.report, an Outcome returned."""
+def fake_finetune_factory(out_dir: Path, steps=20, delay=0.0, error=None, personal_psnr=26.0):
+    """Callback-style work like tasks.finetune_work: steps sent with control.report, an Outcome returned; the
+    personal model scores ``personal_psnr`` on the held-out photo, the general model 24.1."""
 
     def factory(payload):
         def work(control):
@@ -43,9 +44,9 @@ def fake_finetune_factory(out_dir: Path, steps=20, delay=0.0, error=None):
             out_dir.mkdir(parents=True, exist_ok=True)
             model = out_dir / "personal.safetensors"
             model.write_bytes(b"weights")
-            history = [{"iteration": 0, "val_psnr": 24.1}, {"iteration": 20, "val_psnr": 26.0}]
-            result = FakeResult({"val_psnr": 24.1, "input_psnr": 21.5}, {"val_psnr": 26.0, "input_psnr": 21.5},
-                                True, model, history)
+            history = [{"iteration": 0, "val_psnr": 24.1}, {"iteration": 20, "val_psnr": personal_psnr}]
+            result = FakeResult({"val_psnr": 24.1, "input_psnr": 21.5},
+                                {"val_psnr": personal_psnr, "input_psnr": 21.5}, personal_psnr > 24.1, model, history)
             return Outcome("Fine-tuned.", result)
         return work
     return factory
@@ -94,10 +95,32 @@ def test_run_is_a_recorded_job_plots_progress_and_keep_hands_over_the_model(qtbo
     assert dialog.progress.value() == dialog.progress.maximum()
     assert [dialog.results.item(0, c).text() for c in range(4)] == [
         "Held-out photo, PSNR (dB)", "21.50", "24.10", "26.00"]
-    assert "better than the general model (+1.90 dB)" in dialog.status.text()
+    assert dialog.status.text() == ("The personal model restores the held-out photo better than the general model "
+                                    "(+1.90 dB; one photo can tell 0.20 dB or more). Keep it to use it for Uncle "
+                                    "Tom's faces.")
     dialog.keep()
     assert kept and kept[0][0] == 2 and kept[0][1].model_path == tmp_path / "p2" / "personal.safetensors"
     assert discarded == [] and "kept" in dialog.status.text()
+
+
+@pytest.mark.parametrize(("personal_psnr", "verdict"), [
+    (24.18, "The personal model and the general model differ by +0.08 dB on the held-out photo, too little to tell "
+            "which is better (one photo can tell 0.20 dB or more)."),
+    (23.7, "The personal model restores the held-out photo worse than the general model (-0.40 dB)."),
+])
+def test_a_gain_one_photo_cannot_tell_is_not_presented_as_better_but_can_still_be_kept(
+        qtbot, library, tmp_path, personal_psnr, verdict):
+    kept, discarded = [], []
+    # the fake says "improved" for any gain, as the fine-tuner did before: the dialog must not trust it
+    dialog, _ = make(qtbot, library, fake_finetune_factory(tmp_path / "p2", personal_psnr=personal_psnr), kept,
+                     discarded)
+    with qtbot.waitSignal(dialog.runFinished, timeout=5000):
+        dialog.start()
+    assert dialog.status.text() == (f"{verdict} The general model is recommended: discard the personal model, or "
+                                    "keep it anyway to use it for Uncle Tom's faces.")
+    assert not dialog.keep_button.isHidden() and dialog.keep_button.isEnabled()
+    dialog.keep()
+    assert [pid for pid, _ in kept] == [2] and discarded == []
 
 
 def test_closing_after_a_run_discards_instead_of_leaking(qtbot, library, tmp_path):

@@ -3,6 +3,7 @@
 from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,7 +19,15 @@ from ented_desktop.core.restore_plan import ReferenceCrops
 from ented_desktop.core.settings import Settings
 from ented_desktop.gui.job_queue import JobQueue
 from ented_desktop.gui.main_window import face_outcome
-from ented_desktop.gui.tasks import Outcome, Services, detect_work, factories, restore_photo, restore_work
+from ented_desktop.gui.tasks import (
+    Outcome,
+    Services,
+    detect_work,
+    factories,
+    finetune_summary,
+    restore_photo,
+    restore_work,
+)
 from ented_desktop.gui.workers import WorkControl
 
 from .fakes import FakeFaceFinder, FakeLoader, FakeRestorer, fake_prepare_reference, make_photo
@@ -293,3 +302,13 @@ def test_a_face_larger_than_the_model_says_only_detail_was_added():
     assert face_outcome(report) == ("Anna: restored with Anna's reference; larger than the model, so only fine "
                                     "detail the photo lacked was added")
     assert face_outcome({**report, "detail_only": False}) == "Anna: restored with Anna's reference"
+
+
+@pytest.mark.parametrize(("personal", "verdict"), [(26.08, "too close to the general model to tell"),
+                                                   (26.45, "better than the general model"),
+                                                   (25.6, "worse than the general model")])
+def test_a_finetune_job_sums_up_with_the_same_verdict_as_the_dialog(personal, verdict):
+    result = SimpleNamespace(before={"val_psnr": 26.0}, after={"val_psnr": personal}, improved=personal > 26.0,
+                             model_path=Path("anna.safetensors"))
+    assert finetune_summary("Anna", result) == (f"Personal model for Anna: 26.00 → {personal:.2f} dB on a held-out "
+                                                f"photo ({verdict}).")
