@@ -1,5 +1,5 @@
 """How far can a personal model's gain on one held-out photo be trusted? The measurement behind
-``training.finetune_verdict.KEEP_THRESHOLD_DB``.
+``ented_desktop.core.finetune_verdict.KEEP_THRESHOLD_DB``.
 
 For each person: ``finetune_person`` (exactly what ``ented finetune`` and the app run) on their first ``--train``
 photos, then the base and the personal model are compared, as the fine-tune's report does (six fixed degradations,

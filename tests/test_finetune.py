@@ -9,9 +9,9 @@ from PIL import Image
 import training.finetune
 from ented_desktop.cli.main import main
 from ented_desktop.core.errors import UserError
+from ented_desktop.core.finetune_verdict import FLATTERED_THRESHOLD_DB, KEEP_THRESHOLD_DB, assess
 from ented_desktop.core.weights import add_to_manifest, load_generator, read_manifest
 from training.finetune import FinetuneResult, finetune_person, person_photos
-from training.finetune_verdict import FLATTERED_THRESHOLD_DB, KEEP_THRESHOLD_DB, assess
 
 
 @pytest.fixture

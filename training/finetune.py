@@ -8,9 +8,9 @@ handful of photos, and the reconstruction terms are what move the held-out figur
 degradations of a held-out photo with a training photo as reference and measures PSNR (Y channel) against it.
 Training stops at the time limit or when the choosing photo has not improved for ``patience`` checks, and the best
 weights on it are kept; the report photo then says, unbiased by that choice, whether the personal model beats the
-base model by more than one photo's noise (``improved``, :mod:`training.finetune_verdict`). With only three photos
-one photo does both jobs, which flatters the personal model there: the verdict asks more of it, and the card says
-so. The personal model is saved with a manifest entry and a model card.
+base model by more than one photo's noise (``improved``, :mod:`ented_desktop.core.finetune_verdict`). With only
+three photos one photo does both jobs, which flatters the personal model there: the verdict asks more of it, and
+the card says so. The personal model is saved with a manifest entry and a model card.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from ented_desktop.core.engines.onnx_export import export_onnx
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.face.align import align_face
 from ented_desktop.core.face.detect import create_detector
+from ented_desktop.core.finetune_verdict import assess
 from ented_desktop.core.imageio import SUPPORTED_SUFFIXES, read_image_rgb8
 from ented_desktop.core.network import ENTEDGenerator
 from ented_desktop.core.weights import load_generator, resolve_model, save_generator
 
 from . import pairs
 from .degradation import LEVELS, degrade, sample_params, training_level
-from .finetune_verdict import assess
 from .losses import PerceptualLoss, attention_reconstruction_loss
 from .metrics import psnr
 

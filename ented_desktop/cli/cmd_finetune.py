@@ -1,7 +1,8 @@
 """`ented finetune --person-dir DIR [--base MODEL] [--minutes N] [--keep]`: a personal model from a person's photos.
 
 The personal model is kept only when its held-out photo shows it better than the base model by more than one
-photo can tell (training.finetune_verdict, the rule the app's dialog follows too), or when ``--keep`` asks for it.
+photo can tell (ented_desktop.core.finetune_verdict, the rule the app's dialog follows too), or when ``--keep``
+asks for it.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ented_desktop.core.finetune_verdict import assess
     from ented_desktop.core.paths import model_dir
     from training.finetune import finetune_person, person_photos
-    from training.finetune_verdict import assess
 
     if args.minutes <= 0:
         raise UserError("--minutes must be positive.")

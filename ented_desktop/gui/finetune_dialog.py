@@ -3,8 +3,8 @@
 The run is a "finetune" job of the job queue (:func:`ented_desktop.gui.tasks.finetune_work`): it is recorded in
 the library, shown in the Jobs panel, waits for a running restore, and shows as interrupted when the program
 ended during it. The dialog starts the job and shows it; the user then keeps the new model for the person or
-discards it, advised by the rule ``ented finetune`` follows too (:mod:`training.finetune_verdict`): only a gain on
-the held-out photo larger than one photo can tell from noise recommends keeping it.
+discards it, advised by the rule ``ented finetune`` follows too (:mod:`ented_desktop.core.finetune_verdict`):
+only a gain on the held-out photo larger than one photo can tell from noise recommends keeping it.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from PySide6.QtWidgets import (
 )
 
 from ented_desktop.core.errors import UserError
+from ented_desktop.core.finetune_verdict import assess
 from ented_desktop.gui.job_queue import JobQueue
 from ented_desktop.gui.loss_plot import LossPlot
 from ented_desktop.gui.tasks import FINETUNE_MIN_PHOTOS, FinetuneProgress, Outcome
 from ented_desktop.gui.wording import count, format_eta
-from training.finetune_verdict import assess
 
 RESULT_COLUMNS = ["", "Degraded input", "General model", "Personal model"]
 

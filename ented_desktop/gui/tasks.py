@@ -7,7 +7,6 @@ live in :class:`Services`, created on first use on the thread of the job that ne
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
@@ -20,6 +19,7 @@ import numpy as np
 
 from ented_desktop.core.errors import ModelError, UserError
 from ented_desktop.core.face.detect import Face
+from ented_desktop.core.finetune_verdict import assess  # the rule the dialog and `ented finetune` follow too
 from ented_desktop.core.imageio import read_image_rgb8, read_photo
 from ented_desktop.core.library import Library, Person
 from ented_desktop.core.restore_plan import FailedModels, ReferenceCrops, ReferencePreparer, plan_passes
@@ -27,9 +27,6 @@ from ented_desktop.core.settings import Settings
 from ented_desktop.gui.job_queue import Step, WorkFactory
 from ented_desktop.gui.wording import count, format_eta
 from ented_desktop.gui.workers import WorkCancelled, WorkControl
-from training.finetune_verdict import assess  # the rule the dialog and `ented finetune` follow too
-
-log = logging.getLogger(__name__)
 
 
 # -- what jobs report ---------------------------------------------------------------------------------

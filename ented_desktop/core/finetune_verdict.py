@@ -15,7 +15,7 @@ With three photos the held-out photo also picked the weights, which flatters the
 three-photo runs of the same people its gain was 0.05 dB above the mean over the ten other photos, against 0.03 dB
 below it with five photos. Such a figure must clear :data:`FLATTERED_THRESHOLD_DB`, 0.1 dB more.
 
-No torch here: the desktop app imports this without the training stack.
+Pure logic in core, so the app and `ented finetune` read it without the training stack.
 """
 
 from __future__ import annotations
