@@ -21,7 +21,7 @@ from ented_desktop.core.errors import ModelError, UserError
 from ented_desktop.core.face.detect import Face
 from ented_desktop.core.finetune_verdict import assess  # the rule the dialog and `ented finetune` follow too
 from ented_desktop.core.imageio import read_image_rgb8, read_photo
-from ented_desktop.core.library import Library, Person
+from ented_desktop.core.library import Library, Person, UnknownItemError
 from ented_desktop.core.restore_plan import FailedModels, ReferenceCrops, ReferencePreparer, plan_passes
 from ented_desktop.core.settings import Settings
 from ented_desktop.gui.job_queue import Step, WorkFactory
@@ -246,13 +246,17 @@ def detect_work(library: Library, services: Services, photo_ids: list[int] | Non
         found = 0
         for done, photo_id in enumerate(ids, 1):
             try:
+                photo = library.photo(photo_id)
+            except UnknownItemError:  # removed from the library since the job was queued
+                continue
+            try:
                 library.refresh_photo(photo_id)  # an edited file is indexed again before its faces are found
                 photo = library.photo(photo_id)
                 rgb = read_image_rgb8(photo.path)
                 faces, embeddings = finder.find(rgb)
                 library.set_faces(photo_id, faces, embeddings, finder.name)
             except UserError as exc:  # one unreadable photo must not stop the others
-                problems.append((str(photo_id), str(exc)))
+                problems.append((photo.path.name, str(exc)))
                 continue
             found += len(faces)
             yield Step(done / len(ids), f"{count(len(faces), 'face')} in {photo.path.name}",
@@ -364,10 +368,14 @@ def restore_work(library: Library, services: Services, photo_ids: list[int], job
         services.restorer(None)  # a missing model fails the job here with the core's message
         crops = ReferenceCrops(library, services.reference_preparer())
         failed_models = FailedModels()
+        removed = 0
         for done, photo_id in enumerate(todo, 1):
-            name = str(photo_id)
             try:
                 name = library.photo(photo_id).path.name
+            except UnknownItemError:  # removed from the library since the job was queued: nothing to do
+                removed += 1
+                continue
+            try:
                 version_id, _ = restore_photo(library, photo_id, services, control.should_stop, crops, job_id,
                                               failed_models)
             except UserError as exc:
@@ -378,9 +386,11 @@ def restore_work(library: Library, services: Services, photo_ids: list[int], job
             control.checkpoint()  # a stop asked for during that photo: do not start the next
             made += 1
             yield Step(done / len(todo), f"Restored {name}", event=VersionMade(photo_id, version_id))
-        text = f"Restored {made} of {count(len(todo), 'photo')}."
+        text = f"Restored {made} of {count(len(todo) - removed, 'photo')}."
         if len(todo) < len(photo_ids):
             text += f" Skipped {count(len(photo_ids) - len(todo), 'photo')} this job had already restored."
+        if removed:
+            text += f" {count(removed, 'photo')} had left the library meanwhile."
         if problems:
             text += " " + "; ".join(f"{n}: {reason}" for n, reason in problems[:3])
         return Outcome(text, made, problems)
@@ -476,13 +486,20 @@ def export_work(library: Library, version_ids: list[int], dest: str, fmt: str, q
 
     def work(control: WorkControl) -> Generator[Step, None, Outcome]:
         written: list[Exported] = []
+        deleted = 0
         for done, version_id in enumerate(version_ids, 1):
-            wanted = Path(dest) / (library.export_name(version_id, pattern) + suffix)
-            path = library.export_version(version_id, dest, fmt=fmt, quality=quality, pattern=pattern)
+            try:
+                wanted = Path(dest) / (library.export_name(version_id, pattern) + suffix)
+                path = library.export_version(version_id, dest, fmt=fmt, quality=quality, pattern=pattern)
+            except UnknownItemError:  # deleted since the export was queued; the others still go out
+                deleted += 1
+                continue
             written.append(Exported(path, path != wanted))
             yield Step(done / len(version_ids), f"Wrote {path.name}")
         renamed = [w for w in written if w.renamed]
         text = f"Exported {count(len(written), 'photo')} to {dest}."
+        if deleted:
+            text += f" {count(deleted, 'restored version')} had been deleted meanwhile."
         if renamed:
             text += (f" {count(len(renamed), 'file')} got a new name because one of that name existed: "
                      + ", ".join(w.path.name for w in renamed[:3]) + ".")

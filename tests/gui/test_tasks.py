@@ -23,6 +23,7 @@ from ented_desktop.gui.tasks import (
     Outcome,
     Services,
     detect_work,
+    export_work,
     factories,
     finetune_summary,
     restore_photo,
@@ -312,3 +313,22 @@ def test_a_finetune_job_sums_up_with_the_same_verdict_as_the_dialog(personal, ve
                              model_path=Path("anna.safetensors"))
     assert finetune_summary("Anna", result) == (f"Personal model for Anna: 26.00 → {personal:.2f} dB on a held-out "
                                                 f"photo ({verdict}).")
+
+
+def test_photos_and_versions_removed_after_a_job_was_queued_are_skipped_and_counted(library, services, tmp_path):
+    ids = import_photos(library, tmp_path / "photos", (200, 100, 150))
+    album = library.albums()[0].id
+    run(detect_work(library, services, ids))
+    restore = restore_work(library, services, ids)
+    detect = detect_work(library, services, ids)
+    library.remove_photos_from_album(album, [ids[1]])  # while both jobs wait in the queue
+    assert run(detect).problems == []  # not "2: That photo is no longer in the library."
+    outcome = run(restore)
+    assert outcome.text == "Restored 2 of 2 photos. 1 photo had left the library meanwhile."
+    assert outcome.problems == []
+    versions = [library.versions(i)[0].id for i in (ids[0], ids[2])]
+    export = export_work(library, versions, str(tmp_path / "out"), "png", 90, "{stem}")
+    library.delete_version(versions[0])
+    outcome = run(export)
+    assert outcome.text == f"Exported 1 photo to {tmp_path / 'out'}. 1 restored version had been deleted meanwhile."
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p2.png"]
