@@ -690,7 +690,7 @@ def test_removing_a_photo_that_is_queued_for_restoring(qtbot, setup, tmp_path, m
     assert "An unfinished job includes 1 photo that will leave the library; it will skip it." in asked[0][2]
     wait_jobs_done(qtbot, window)
     assert window.queue.entries[job].state == "done"
-    assert window.queue.entries[job].text.startswith("Restored 1 of 2 photos.")
+    assert window.queue.entries[job].text == "Restored 1 of 1 photo. 1 photo had left the library meanwhile."
     assert len(library.versions(b.id)) == 2 and not (library.directory / "versions" / str(a.id)).exists()
 
 
