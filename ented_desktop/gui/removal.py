@@ -101,8 +101,8 @@ def unfinished_job_notes(entries: Iterable[JobEntry], photo_ids: Collection[int]
         notes.append(f"An unfinished job includes {count(n, 'photo')} that will leave the library; "
                      f"it will skip {_them(n)}.")
     if n := len(exporting & versions):
-        notes.append(f"An unfinished export includes {count(n, 'restored version')} that will be deleted, and "
-                     f"will stop with an error when it reaches {_them(n)}: let it finish first.")
+        notes.append(f"An unfinished export includes {count(n, 'restored version')} that will be deleted; "
+                     f"it will skip {_them(n)}.")
     return notes
 
 

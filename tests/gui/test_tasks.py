@@ -17,8 +17,9 @@ from ented_desktop.core.library import Library
 from ented_desktop.core.pipeline import Restorer as CoreRestorer
 from ented_desktop.core.restore_plan import ReferenceCrops
 from ented_desktop.core.settings import Settings
-from ented_desktop.gui.job_queue import JobQueue
+from ented_desktop.gui.job_queue import JobEntry, JobQueue
 from ented_desktop.gui.main_window import face_outcome
+from ented_desktop.gui.removal import unfinished_job_notes
 from ented_desktop.gui.tasks import (
     Outcome,
     Services,
@@ -332,3 +333,11 @@ def test_photos_and_versions_removed_after_a_job_was_queued_are_skipped_and_coun
     outcome = run(export)
     assert outcome.text == f"Exported 1 photo to {tmp_path / 'out'}. 1 restored version had been deleted meanwhile."
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p2.png"]
+
+
+def test_the_removal_question_says_what_unfinished_jobs_will_skip():
+    entries = [JobEntry(1, "restore", "", "queued", payload={"photo_ids": [1, 2, 3]}),
+               JobEntry(2, "export", "", "running", payload={"version_ids": [7, 8]})]
+    assert unfinished_job_notes(entries, [2, 3, 9], [8]) == [
+        "An unfinished job includes 2 photos that will leave the library; it will skip them.",
+        "An unfinished export includes 1 restored version that will be deleted; it will skip it."]
