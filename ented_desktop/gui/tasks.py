@@ -7,6 +7,8 @@ live in :class:`Services`, created on first use on the thread of the job that ne
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import re
 import threading
 import time
@@ -118,10 +120,18 @@ class CoreFaceFinder:
         return faces, [self.embedder.embed(rgb, face.landmarks) for face in faces]
 
 
+def import_dlib_on_this_thread() -> None:
+    """Import dlib (the identity embedder's binding) now, on the main thread. First imported on a pool thread, it
+    deadlocks on the interpreter lock in the next job that pool thread runs: the app froze when faces were found
+    twice within the pool's 30 s thread expiry (tests/gui/test_tasks.py has the reproduction)."""
+    with contextlib.suppress(ImportError):  # without dlib, finding faces says so when it starts
+        importlib.import_module("dlib")
+
+
 class Services:
     """Creates and caches the detector and the restorers, and knows the fine-tuner, the general model and
     where personal models go. ``settings`` is read each time, so a settings change (device, engine, model
-    folder) takes effect for the next job after :meth:`reset`."""
+    folder) takes effect for the next job after :meth:`reset`. Made on the main thread, before any job runs."""
 
     def __init__(
         self,
@@ -140,6 +150,8 @@ class Services:
         self._lock = threading.Lock()
         self._finder: FaceFinder | None = None
         self._restorers: dict[tuple, Restorer] = {}
+        if face_finder is None:
+            import_dlib_on_this_thread()
 
     def reset(self) -> None:
         with self._lock:

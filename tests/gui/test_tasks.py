@@ -1,5 +1,8 @@
 """The restore job's work against a real library, with the fake finder and restorer (no window)."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
@@ -341,3 +344,49 @@ def test_the_removal_question_says_what_unfinished_jobs_will_skip():
     assert unfinished_job_notes(entries, [2, 3, 9], [8]) == [
         "An unfinished job includes 2 photos that will leave the library; it will skip them.",
         "An unfinished export includes 1 restored version that will be deleted; it will skip it."]
+
+
+TWO_FACE_JOBS = """
+import sys
+from PySide6.QtCore import QCoreApplication, QTimer
+from ented_desktop.core.imageio import read_image_rgb8
+from ented_desktop.core.settings import Settings
+from ented_desktop.gui import workers
+from ented_desktop.gui.tasks import Services
+
+app = QCoreApplication([])
+settings = Settings()
+services = Services(lambda: settings)  # as the window makes it, on the main thread
+rgb = read_image_rgb8(sys.argv[1])
+ended = []
+
+def job(control):
+    faces = services.face_finder().find(rgb)[0]
+    yield None
+    return len(faces)
+
+def next_job(*_):
+    if len(ended) == 2:
+        app.quit()
+        return
+    worker = workers.start(job)
+    # a second later, when the first job's pool thread idles, as when the user drops a second folder
+    worker.signals.finished.connect(lambda faces: (ended.append(faces), QTimer.singleShot(1000, next_job)))
+    worker.signals.failed.connect(lambda message: (print(message), app.exit(1)))
+
+QTimer.singleShot(0, next_job)
+sys.exit(app.exec() or (0 if ended == [1, 1] else 3))
+"""
+
+
+def test_two_face_finding_jobs_in_a_row_on_one_pool_thread_do_not_freeze():
+    """dlib first imported on a pool thread deadlocked the next job on that thread (the app froze)."""
+    pytest.importorskip("dlib", reason="the identity embedder's binding is not installed")
+    photo = Path(__file__).parents[2] / "resources" / "samples" / "astronaut.jpg"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    try:
+        done = subprocess.run([sys.executable, "-c", TWO_FACE_JOBS, str(photo)], env=env, timeout=60,
+                              capture_output=True, text=True)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the second face-finding job never ended")
+    assert done.returncode == 0, done.stdout + done.stderr
