@@ -833,3 +833,25 @@ def test_restored_photos_of_an_album_in_one_query(lib, drop, tmp_path):
     assert lib.restored_photo_ids(family) == {a.id}
     assert lib.restored_photo_ids(other) == {d.id}
     assert lib.restored_photo_ids() == {a.id, d.id}
+
+
+def test_an_import_into_an_album_deleted_meanwhile_stops_with_a_clear_message(lib, drop):
+    album = lib.create_album("Family")
+    steps = lib.import_paths(album, [drop])
+    progress = next(steps)
+    while progress.phase == "scanning":
+        progress = next(steps)  # the first photo is in
+    lib.delete_album(album)
+    with pytest.raises(UnknownItemError, match="album was deleted during the import"):
+        run(steps)
+    assert lib.photos() == []  # no photo left behind without an album
+
+
+def test_a_version_names_only_the_reference_people_still_in_the_library(lib, drop):
+    album = lib.create_album("Family")
+    run(lib.import_paths(album, [drop]))
+    anna, bea = lib.create_person("Anna"), lib.create_person("Bea")
+    lib.delete_person(bea)  # while the photo was being restored with her reference
+    vid = lib.add_version(lib.photos(album)[0].id, np.zeros((8, 8, 3), np.uint8), model="m",
+                          reference_people=[anna, bea])
+    assert lib.version(vid).reference_people == ({"id": anna, "name": "Anna"},)

@@ -458,6 +458,7 @@ class Library:
         report.problems.extend(found.problems)
         real_roots = [os.path.realpath(r) for r in roots if os.path.exists(r)]
         with self._write() as conn:
+            self._require_album(conn, album_id)
             conn.executemany(
                 "INSERT OR IGNORE INTO album_sources (album_id, path) VALUES (?, ?)",
                 [(album_id, r) for r in real_roots],
@@ -532,7 +533,15 @@ class Library:
         return int(cursor.lastrowid), "added"
 
     @staticmethod
-    def _add_to_album(conn: sqlite3.Connection, album_id: int, photo_id: int) -> None:
+    def _require_album(conn: sqlite3.Connection, album_id: int) -> None:
+        """Inside an import's write: the album may have been deleted since the import began (it then stops, and
+        the photo being added is not left in the library without an album)."""
+        if conn.execute("SELECT 1 FROM albums WHERE id = ?", (album_id,)).fetchone() is None:
+            raise UnknownItemError("The album was deleted during the import; the import stopped there.")
+
+    @classmethod
+    def _add_to_album(cls, conn: sqlite3.Connection, album_id: int, photo_id: int) -> None:
+        cls._require_album(conn, album_id)
         conn.execute(
             "INSERT OR IGNORE INTO album_photos (album_id, photo_id) VALUES (?, ?)", (album_id, photo_id)
         )
@@ -1161,7 +1170,8 @@ class Library:
         photo = self.photo(photo_id)
         people = []
         for pid in reference_people:
-            people.append({"id": pid, "name": self.person(pid).name})
+            with contextlib.suppress(UnknownItemError):  # deleted or merged away during the restore: not named
+                people.append({"id": pid, "name": self.person(pid).name})
         report_text = json.dumps(report or {})
         folder = self.directory / "versions" / str(photo_id)
         folder.mkdir(parents=True, exist_ok=True)
