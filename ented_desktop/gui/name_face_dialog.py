@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from ented_desktop.core.library import Person
+from ented_desktop.gui.people_panel import clean_name, same_name
 
 
 class NameFaceDialog(QDialog):
@@ -70,9 +71,15 @@ class NameFaceDialog(QDialog):
         self.accept()
 
     def new_name(self) -> str:
-        return self.name.currentText().strip()
+        """The name as it is saved: the chosen person's own, or the typed one with its spaces cleaned up."""
+        person = self._person()
+        return person.name if person is not None else clean_name(self.name.currentText())
 
     def person_id(self) -> int | None:
-        """The existing person whose name was chosen or typed (ignoring case), else None."""
-        typed = self.new_name().casefold()
-        return next((p.id for p in self._people if p.name.casefold() == typed), None)
+        """The existing person whose name was chosen or typed (matched as :func:`same_name` does), else None."""
+        person = self._person()
+        return None if person is None else person.id
+
+    def _person(self) -> Person | None:
+        typed = self.name.currentText()
+        return next((p for p in self._people if same_name(p.name, typed)), None)

@@ -76,9 +76,15 @@ def reference_text(person: Person, suggestion: ReferenceCandidate | None, pendin
     return "No reference yet, and no usable face to suggest."
 
 
+def clean_name(name: str) -> str:
+    """A name as the library saves it: no spaces around it, single spaces inside."""
+    return " ".join(name.split())
+
+
 def same_name(a: str, b: str) -> bool:
-    """Whether two names mean one person to the user: equal but for case and spaces (as the name dialog matches)."""
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+    """Whether two names mean one person to the user: equal but for case and spaces. The one rule for the panel
+    and the name dialog."""
+    return clean_name(a).casefold() == clean_name(b).casefold()
 
 
 def _faces_become(n: int, what: str) -> str:
@@ -568,12 +574,12 @@ class PeoplePanel(QWidget):
         if person is None:
             return
         name, ok = QInputDialog.getText(self, "Rename", f"New name for {person.name}:", text=person.name)
-        if not ok or name.strip() == person.name:
+        if not ok or clean_name(name) == person.name:
             return
         twin = next((p for p in self.library.people() if p.id != person.id and same_name(p.name, name)), None)
         if twin is None:
             self._change(("rename", person.id), lambda: self.library.rename_person(person.id, name),
-                         f"Renamed to {' '.join(name.split())}.", f"{person.name} was not renamed.")
+                         f"Renamed to {clean_name(name)}.", f"{person.name} was not renamed.")
         elif self._ask_merge(person, twin):
             self._merge(person, twin)
 

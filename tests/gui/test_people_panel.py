@@ -133,6 +133,18 @@ def test_name_dialog_matches_existing_people_ignoring_case(qtbot, library):
     assert dialog.person_id() is None and dialog.new_name() == "Bert"
 
 
+def test_name_dialog_matches_a_name_typed_with_other_spacing_and_gives_the_cleaned_name(qtbot, library):
+    colin = library.create_person("Colin P")
+    dialog = NameFaceDialog(library.people())
+    qtbot.addWidget(dialog)
+    dialog.name.setEditText("Colin  P")
+    assert dialog.person_id() == colin and dialog.new_name() == "Colin P"
+    dialog.name.setEditText(" colin\tp ")
+    assert dialog.person_id() == colin and dialog.new_name() == "Colin P"  # the person's own spelling
+    dialog.name.setEditText("  Colin   Powell ")
+    assert dialog.person_id() is None and dialog.new_name() == "Colin Powell"
+
+
 def test_reference_picker_ranks_faces_with_reasons(qtbot, library):
     from ented_desktop.gui.reference_picker import ReferencePicker
 
