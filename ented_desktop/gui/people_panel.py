@@ -276,6 +276,7 @@ class PeoplePanel(QWidget):
         self.calls.failed.connect(self._on_failed)
         self._crops: dict[object, QPixmap] = {}
         self._suggested: dict[int, ReferenceCandidate | None] = {}
+        self._suggested_stale: set[int] = set()  # people whose suggestion on its way was asked for before a refresh
         self._suggestions: list[Suggestion] = []
         self._suggestion_rows: list[SuggestionRow] = []
         self._groups_stale = False
@@ -364,16 +365,19 @@ class PeoplePanel(QWidget):
 
     # -- people ----------------------------------------------------------------------------------
     def refresh(self, faces_changed: bool = False) -> None:
-        """Reload people (cheap) and ask for new grouping suggestions (in the background). ``faces_changed``:
-        faces were deleted or found again, and SQLite gives a deleted face's id to the next new face, so the
-        crops and suggested references kept by face id are dropped."""
+        """Reload people (cheap) and ask for new grouping suggestions (in the background). Suggested references
+        are dropped (faces may have been named elsewhere); the shown person's is worked out again in the
+        background. ``faces_changed``: faces were deleted or found again, and SQLite gives a deleted face's id
+        to the next new face, so the crops kept by face id are dropped too."""
         if faces_changed:
             self._crops = {k: v for k, v in self._crops.items() if not (isinstance(k, tuple) and k[0] == "face")}
-            self._suggested.clear()
+        self._suggested.clear()
         current = self.current_person_id()
         self.people.blockSignals(True)
         self.people.clear()
         for person in self.library.people():
+            if self.calls.busy(("suggest", person.id)):
+                self._suggested_stale.add(person.id)  # its answer may predate the change: asked again then
             item = QListWidgetItem(self._person_text(person))
             item.setData(PersonIdRole, person.id)
             item.setIcon(QIcon(self._person_pixmap(person)))
@@ -641,7 +645,6 @@ class PeoplePanel(QWidget):
 
     def _change_done(self, change: _Change) -> None:
         self.message.emit(change.done)
-        self._suggested.clear()
         self.refresh()
         if change.select is not None:
             self.select_person(change.select)
@@ -717,7 +720,6 @@ class PeoplePanel(QWidget):
             QMessageBox.warning(self, "ENTED Desktop", str(exc))
             return False
         self.message.emit(done_text)
-        self._suggested.clear()
         self.refresh()
         self.peopleChanged.emit()
         return True
@@ -795,8 +797,11 @@ class PeoplePanel(QWidget):
         elif isinstance(key, tuple) and key[0] == "check":
             self._on_checked(key[1], key[2], bool(value))
         elif isinstance(key, tuple) and key[0] == "suggest":
-            self._suggested[key[1]] = value  # type: ignore[assignment]
-            if self.current_person_id() == key[1]:
+            if key[1] in self._suggested_stale:
+                self._suggested_stale.discard(key[1])
+            else:
+                self._suggested[key[1]] = value  # type: ignore[assignment]
+            if self.current_person_id() == key[1]:  # a stale answer: asked again for the person shown
                 self._update_detail()
         elif isinstance(key, tuple) and key[0] in ("face", "image") and isinstance(value, QImage):
             pixmap = QPixmap.fromImage(value)
@@ -835,6 +840,10 @@ class PeoplePanel(QWidget):
         elif key == "groups" and self._groups_stale:
             self._groups_stale = False
             self.refresh_suggestions()
+        elif isinstance(key, tuple) and key[0] == "suggest" and key[1] in self._suggested_stale:
+            self._suggested_stale.discard(key[1])  # failed on the library as it was: asked again
+            if self.current_person_id() == key[1]:
+                self._update_detail()
         elif key == "groups" or (isinstance(key, tuple) and key[0] == "suggest"):
             self.message.emit(message)
             if isinstance(key, tuple):

@@ -501,3 +501,37 @@ def test_a_new_face_that_gets_a_deleted_faces_id_shows_its_own_crop(qtbot, tmp_p
     finally:
         panel.calls.shutdown()
         lib.close()
+
+
+def test_a_refresh_after_faces_were_named_elsewhere_shows_a_current_suggestion(qtbot, panel, library):
+    person = library.create_person("Colin P")  # their album was deleted: no faces
+    panel.refresh()
+    panel.select_person(person)
+    qtbot.waitUntil(lambda: "no usable face to suggest" in panel.detail.text(), timeout=5000)
+    library.assign_faces([f.id for f in library.faces_of_person(None)][:2], person)  # in the Faces tab
+    panel.refresh()  # as the main window does after naming
+    qtbot.waitUntil(lambda: panel.use_suggested.isEnabled(), timeout=5000)
+    assert "No reference yet. Suggested:" in panel.detail.text()
+
+
+def test_a_suggestion_worked_out_before_a_refresh_is_not_shown_after_it(qtbot, panel, library, monkeypatch):
+    person = library.create_person("Colin P")
+    suggest = library.suggest_reference
+    gate = threading.Event()
+    calls = []
+
+    def slow_suggest(person_id):
+        calls.append(person_id)
+        answer = suggest(person_id)  # worked out now, before the faces are named
+        gate.wait(5)
+        return answer
+
+    monkeypatch.setattr(library, "suggest_reference", slow_suggest)
+    panel.refresh()
+    panel.select_person(person)
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=5000)
+    library.assign_faces([f.id for f in library.faces_of_person(None)][:2], person)
+    panel.refresh()
+    gate.set()
+    qtbot.waitUntil(lambda: panel.use_suggested.isEnabled(), timeout=5000)
+    assert len(calls) == 2
