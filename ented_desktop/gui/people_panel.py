@@ -134,6 +134,8 @@ class _Change:
 
     done: str
     failed: str
+    busy: str  # "Still renaming Tony to Colin P": said when another change to these people is asked meanwhile
+    people: tuple[int, ...]  # the people it writes to
     select: int | None = None  # the person to show afterwards
 
 
@@ -556,7 +558,7 @@ class PeoplePanel(QWidget):
         """Take the selected faces away from the person: they become unnamed."""
         person = self._current_person()
         face_ids = self.selected_face_ids()
-        if person is None or not face_ids:
+        if person is None or not face_ids or self._still_saving(person.id):
             return
         library = self.library
 
@@ -569,13 +571,14 @@ class PeoplePanel(QWidget):
         if person.reference_face_id in face_ids:
             done += f" {person.name} has no reference now."
         self._change(("unname", person.id, *face_ids), unname, done,
-                     f"The faces were not taken away from {person.name}.")
+                     f"The faces were not taken away from {person.name}.",
+                     f"Still taking faces away from {person.name}", (person.id,))
 
     # -- rename, merge, delete -------------------------------------------------------------------
     def rename_person(self) -> None:
         """Rename the selected person; a name someone else has offers to merge the two."""
         person = self._current_person()
-        if person is None:
+        if person is None or self._still_saving(person.id):
             return
         name, ok = QInputDialog.getText(self, "Rename", f"New name for {person.name}:", text=person.name)
         if not ok or clean_name(name) == person.name:
@@ -583,7 +586,8 @@ class PeoplePanel(QWidget):
         twin = next((p for p in self.library.people() if p.id != person.id and same_name(p.name, name)), None)
         if twin is None:
             self._change(("rename", person.id), lambda: self.library.rename_person(person.id, name),
-                         f"Renamed to {clean_name(name)}.", f"{person.name} was not renamed.")
+                         f"Renamed to {clean_name(name)}.", f"{person.name} was not renamed.",
+                         f"Still renaming {person.name} to {clean_name(name)}", (person.id,))
         elif self._ask_merge(person, twin):
             self._merge(person, twin)
 
@@ -602,7 +606,7 @@ class PeoplePanel(QWidget):
     def merge_person(self) -> None:
         """Merge the selected person into another one the user picks."""
         person = self._current_person()
-        if person is None:
+        if person is None or self._still_saving(person.id):
             return
         others = [p for p in self.library.people() if p.id != person.id]
         if not others:
@@ -616,12 +620,12 @@ class PeoplePanel(QWidget):
     def _merge(self, source: Person, target: Person) -> None:
         self._change(("merge", source.id, target.id), lambda: self.library.merge_people(source.id, target.id),
                      f"{source.name} merged into {target.name}.", f"{source.name} was not merged into {target.name}.",
-                     select=target.id)
+                     f"Still merging {source.name} into {target.name}", (source.id, target.id), select=target.id)
 
     def delete_person(self) -> None:
         """Delete the selected person, after saying what that does."""
         person = self._current_person()
-        if person is None:
+        if person is None or self._still_saving(person.id):
             return
         box = QMessageBox(QMessageBox.Icon.Warning, "Delete person?", f"Delete {person.name}?", parent=self)
         box.setInformativeText(delete_consequences(person))
@@ -632,16 +636,26 @@ class PeoplePanel(QWidget):
         box.exec()
         if box.clickedButton() is delete:
             self._change(("delete", person.id), lambda: self.library.delete_person(person.id),
-                         f"{person.name} deleted; their faces are unnamed now.", f"{person.name} was not deleted.")
+                         f"{person.name} deleted; their faces are unnamed now.", f"{person.name} was not deleted.",
+                         f"Still deleting {person.name}", (person.id,))
 
-    def _change(self, key: tuple, change: Callable[[], object], done: str, failed: str,
-                select: int | None = None) -> None:
+    def _change(self, key: tuple, change: Callable[[], object], done: str, failed: str, busy: str,
+                people: tuple[int, ...], select: int | None = None) -> None:
         """Run a change the user asked for in the background (a busy library makes a write wait, a merge may
-        copy a reference image); the panel is reloaded and ``peopleChanged`` emitted when it is done."""
+        copy a reference image); the panel is reloaded and ``peopleChanged`` emitted when it is done. One change
+        at a time per person (the calls run on more than one thread, so two would land in either order)."""
+        if self._still_saving(*people):
+            return
         key = ("change", *key)
-        if not self.calls.busy(key):  # the same change asked twice runs once
-            self._changes[key] = _Change(done, failed, select)
-            self.calls.call(key, change)
+        self._changes[key] = _Change(done, failed, busy, people, select)
+        self.calls.call(key, change)
+
+    def _still_saving(self, *person_ids: int) -> bool:
+        """Refuse, saying so, a change to people a change the user asked for is still being saved for."""
+        running = next((c for c in self._changes.values() if set(c.people) & set(person_ids)), None)
+        if running is not None:
+            self._refuse(f"{running.busy}; try again in a moment.")
+        return running is not None
 
     def _change_done(self, change: _Change) -> None:
         self.message.emit(change.done)
@@ -661,13 +675,13 @@ class PeoplePanel(QWidget):
         if person_id is None or suggestion is None:
             return
         self._write(lambda: self.library.set_reference_face(person_id, suggestion.face_id),
-                    "Reference set: " + suggestion.why + ".")
+                    "Reference set: " + suggestion.why + ".", person_id)
 
     def set_reference_face(self, person_id: int, face_id: int) -> None:
         suggestion = self._suggested.get(person_id)
         done = ("Reference set: the suggested face." if suggestion is not None and suggestion.face_id == face_id
                 else "Reference face set.")
-        self._write(lambda: self.library.set_reference_face(person_id, face_id), done)
+        self._write(lambda: self.library.set_reference_face(person_id, face_id), done, person_id)
 
     def choose_reference_face(self) -> None:
         person_id = self.current_person_id()
@@ -700,7 +714,7 @@ class PeoplePanel(QWidget):
     def _on_checked(self, person_id: int, path: Path, has_face: bool) -> None:
         if has_face:
             self._write(lambda: self.library.set_reference_image(person_id, path),
-                        f'"{path.name}" is now the reference.')
+                        f'"{path.name}" is now the reference.', person_id)
             return
         try:
             name = self.library.person(person_id).name
@@ -712,8 +726,11 @@ class PeoplePanel(QWidget):
         self.message.emit(text)
         QMessageBox.warning(self, "ENTED Desktop", text)
 
-    def _write(self, change: Callable[[], object], done_text: str) -> bool:
-        """Run one library change the user asked for; its UserError becomes a message, not a crash."""
+    def _write(self, change: Callable[[], object], done_text: str, person_id: int | None = None) -> bool:
+        """Run one library change the user asked for (to ``person_id``: refused while a change to them is still
+        being saved); its UserError becomes a message, not a crash."""
+        if person_id is not None and self._still_saving(person_id):
+            return False
         try:
             change()
         except UserError as exc:
@@ -778,7 +795,7 @@ class PeoplePanel(QWidget):
             twin = next((p for p in self.library.people() if same_name(p.name, name)), None)
             if twin is not None:
                 suggestion = replace(suggestion, person_id=twin.id)
-        self._write(lambda: self.library.accept_suggestion(suggestion, name), "Faces named.")
+        self._write(lambda: self.library.accept_suggestion(suggestion, name), "Faces named.", suggestion.person_id)
 
     def reject_suggestion(self, index: int) -> None:
         suggestion = self._suggestions[index]

@@ -535,3 +535,45 @@ def test_a_suggestion_worked_out_before_a_refresh_is_not_shown_after_it(qtbot, p
     gate.set()
     qtbot.waitUntil(lambda: panel.use_suggested.isEnabled(), timeout=5000)
     assert len(calls) == 2
+
+
+def test_a_second_change_to_a_person_still_being_saved_is_refused_with_a_message(qtbot, panel, library,
+                                                                                 warnings):
+    faces = [f.id for f in library.faces_of_person(None)]
+    person = library.create_person("Tony", faces[:2])
+    library.create_person("Anna", faces[3:4])
+    panel.refresh()
+    panel.select_person(person)
+    statuses = []
+    panel.message.connect(statuses.append)
+    rename = library.rename_person
+    gate = threading.Event()
+    library.rename_person = lambda *args: gate.wait(5) and rename(*args)  # a busy library makes it wait
+    on_next_dialog(type_name("Colin P"))
+    panel.act_rename.trigger()
+    asked = []
+
+    def close_dialogs():
+        dialog = QApplication.activeModalWidget()
+        if dialog is not None:
+            asked.append(dialog)
+            dialog.reject()
+
+    closer = QTimer()
+    closer.timeout.connect(close_dialogs)
+    closer.start(10)
+    panel.act_rename.trigger()  # refused before asking for a name
+    panel.act_delete.trigger()
+    panel.faces.item(0).setSelected(True)
+    panel.act_not_person.trigger()
+    closer.stop()
+    panel.set_reference_face(person, faces[0])  # written at once, it would race the rename
+    assert warnings == ["Still renaming Tony to Colin P; try again in a moment."] * 4
+    gate.set()
+    qtbot.waitUntil(lambda: "Renamed to Colin P." in statuses, timeout=5000)
+    assert not asked and library.person(person).name == "Colin P" and library.person(person).face_count == 2
+    assert len(library.people()) == 2 and library.person(person).reference_face_id is None
+    on_next_dialog(type_name("Colin Powell"))
+    panel.act_rename.trigger()  # once saved, the next change goes through
+    qtbot.waitUntil(lambda: library.person(person).name == "Colin Powell", timeout=5000)
+    assert len(warnings) == 4
