@@ -284,6 +284,7 @@ class PeoplePanel(QWidget):
         self._groups_stale = False
         self._changes: dict[tuple, _Change] = {}
         self._faces_shown: tuple[int | None, list[int]] = (None, [])
+        self._faces_name = ""  # the name the faces' tooltips say
 
         self.people = PeopleList()
         self.people.currentItemChanged.connect(self._on_current)
@@ -514,17 +515,25 @@ class PeoplePanel(QWidget):
         self.faces.setVisible(person is not None)
         self.act_not_person.setText(f"Not {name}")
         if shown == self._faces_shown:
+            if name != self._faces_name:  # renamed: the tooltips follow, the selection stays
+                self._faces_name = name
+                for i, face in enumerate(faces):
+                    self.faces.item(i).setToolTip(self._face_tip(face.photo_id, name))
             return
         selected = set(self.selected_face_ids())
         self._faces_shown = shown
+        self._faces_name = name
         self.faces.clear()
         for face in faces:
             item = QListWidgetItem(QIcon(self._face_pixmap(face.id)), "")
             item.setData(FaceIdRole, face.id)
-            item.setToolTip(f"In {self.library.photo(face.photo_id).path.name}. Right-click: Not {name}.")
+            item.setToolTip(self._face_tip(face.photo_id, name))
             self.faces.addItem(item)
             item.setSelected(face.id in selected)
         self._update_face_actions()
+
+    def _face_tip(self, photo_id: int, name: str) -> str:
+        return f"In {self.library.photo(photo_id).path.name}. Right-click: Not {name}."
 
     def _face_pixmap(self, face_id: int) -> QPixmap:
         pixmap = self._crops.get(("face", face_id))

@@ -577,3 +577,18 @@ def test_a_second_change_to_a_person_still_being_saved_is_refused_with_a_message
     panel.act_rename.trigger()  # once saved, the next change goes through
     qtbot.waitUntil(lambda: library.person(person).name == "Colin Powell", timeout=5000)
     assert len(warnings) == 4
+
+
+def test_face_tooltips_and_not_name_follow_a_rename(qtbot, panel, library):
+    faces = [f.id for f in library.faces_of_person(None)]
+    tony = library.create_person("Tony", faces[:2])
+    panel.refresh()
+    panel.select_person(tony)
+    assert [panel.faces.item(i).toolTip() for i in range(2)] == [
+        "In p0.jpg. Right-click: Not Tony.", "In p1.jpg. Right-click: Not Tony."]
+    panel.faces.item(1).setSelected(True)
+    library.rename_person(tony, "Anthony")
+    panel.refresh()
+    assert [panel.faces.item(i).toolTip() for i in range(2)] == [
+        "In p0.jpg. Right-click: Not Anthony.", "In p1.jpg. Right-click: Not Anthony."]
+    assert panel.act_not_person.text() == "Not Anthony" and panel.selected_face_ids() == [faces[1]]
