@@ -308,7 +308,7 @@ class PeoplePanel(QWidget):
         self.rename = QPushButton("Rename…")
         self.rename.clicked.connect(self.rename_person)
         self.restore = QPushButton(icon("restore"), "Restore their photos")
-        self.restore.clicked.connect(lambda: self._emit_for_current(self.restorePersonRequested))
+        self.restore.clicked.connect(self.restore_person)
         row1 = QHBoxLayout()
         row1.addWidget(self.use_suggested)
         row1.addWidget(self.choose)
@@ -453,10 +453,15 @@ class PeoplePanel(QWidget):
         if person_id is not None:
             self.personSelected.emit(person_id)
 
-    def _emit_for_current(self, signal: Signal) -> None:
-        person_id = self.current_person_id()
-        if person_id is not None:
-            signal.emit(person_id)
+    def restore_person(self) -> None:
+        """Ask for the selected person's photos to be restored; one with no faces has none, which is said."""
+        person = self._current_person()
+        if person is None:
+            return
+        if not person.face_count:
+            self.message.emit(f"{person.name} has no faces yet, so there are no photos of them to restore.")
+            return
+        self.restorePersonRequested.emit(person.id)
 
     def _update_detail(self) -> None:
         person_id = self.current_person_id()

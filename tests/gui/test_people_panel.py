@@ -592,3 +592,16 @@ def test_face_tooltips_and_not_name_follow_a_rename(qtbot, panel, library):
     assert [panel.faces.item(i).toolTip() for i in range(2)] == [
         "In p0.jpg. Right-click: Not Anthony.", "In p1.jpg. Right-click: Not Anthony."]
     assert panel.act_not_person.text() == "Not Anthony" and panel.selected_face_ids() == [faces[1]]
+
+
+def test_restoring_a_person_without_faces_says_they_have_none(qtbot, panel, library):
+    library.create_person("Colin P")
+    panel.refresh()
+    statuses, asked = [], []
+    panel.message.connect(statuses.append)
+    panel.restorePersonRequested.connect(asked.append)
+    panel.restore.click()
+    assert statuses == ["Colin P has no faces yet, so there are no photos of them to restore."] and not asked
+    library.assign_faces([library.faces_of_person(None)[0].id], library.people()[0].id)
+    panel.restore.click()
+    assert asked == [library.people()[0].id]
