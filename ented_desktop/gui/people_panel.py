@@ -330,7 +330,8 @@ class PeoplePanel(QWidget):
         self.faces.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.faces.customContextMenuRequested.connect(self._show_faces_menu)
         self.faces.itemSelectionChanged.connect(self._update_face_actions)
-        self.act_not_person = self._list_action(self.faces, "Not this person", self.not_this_person)
+        self.act_not_person = self._list_action(self.faces, "Not this person", self.not_this_person,
+                                                QKeySequence.StandardKey.Delete)
         self.act_not_person.setEnabled(False)
 
         self.suggestions_title = QLabel("<b>Suggestions</b>")
@@ -538,7 +539,7 @@ class PeoplePanel(QWidget):
         self._update_face_actions()
 
     def _face_tip(self, photo_id: int, name: str) -> str:
-        return f"In {self.library.photo(photo_id).path.name}. Right-click: Not {name}."
+        return f"In {self.library.photo(photo_id).path.name}. Right-click or Del: Not {name}."
 
     def _face_pixmap(self, face_id: int) -> QPixmap:
         pixmap = self._crops.get(("face", face_id))

@@ -585,12 +585,12 @@ def test_face_tooltips_and_not_name_follow_a_rename(qtbot, panel, library):
     panel.refresh()
     panel.select_person(tony)
     assert [panel.faces.item(i).toolTip() for i in range(2)] == [
-        "In p0.jpg. Right-click: Not Tony.", "In p1.jpg. Right-click: Not Tony."]
+        "In p0.jpg. Right-click or Del: Not Tony.", "In p1.jpg. Right-click or Del: Not Tony."]
     panel.faces.item(1).setSelected(True)
     library.rename_person(tony, "Anthony")
     panel.refresh()
     assert [panel.faces.item(i).toolTip() for i in range(2)] == [
-        "In p0.jpg. Right-click: Not Anthony.", "In p1.jpg. Right-click: Not Anthony."]
+        "In p0.jpg. Right-click or Del: Not Anthony.", "In p1.jpg. Right-click or Del: Not Anthony."]
     assert panel.act_not_person.text() == "Not Anthony" and panel.selected_face_ids() == [faces[1]]
 
 
@@ -605,3 +605,20 @@ def test_restoring_a_person_without_faces_says_they_have_none(qtbot, panel, libr
     library.assign_faces([library.faces_of_person(None)[0].id], library.people()[0].id)
     panel.restore.click()
     assert asked == [library.people()[0].id]
+
+
+def test_delete_in_the_faces_list_takes_the_selected_faces_away(qtbot, panel, library):
+    faces = [f.id for f in library.faces_of_person(None)]
+    anna = library.create_person("Anna", faces[:3])
+    panel.refresh()
+    panel.select_person(anna)
+    assert panel.act_not_person.shortcut().toString() == "Del"
+    panel.faces.item(1).setSelected(True)
+    statuses = []
+    panel.message.connect(statuses.append)
+    press(qtbot, panel.faces, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: bool(statuses), timeout=5000)
+    assert statuses == ["Took 1 face away from Anna; unnamed now."]
+    assert [f.id for f in library.faces_of_person(anna)] == [faces[0], faces[2]]
+    assert [p.name for p in library.people()] == ["Anna"]  # the person is not deleted
+
