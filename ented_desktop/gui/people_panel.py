@@ -291,8 +291,8 @@ class PeoplePanel(QWidget):
         self.people.imageDropped.connect(self.set_reference_image)
         self.people.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.people.customContextMenuRequested.connect(self._show_people_menu)
-        self.act_rename = self._list_action(self.people, "Rename…", self.rename_person, "F2")
-        self.act_merge = self._list_action(self.people, "Merge into…", self.merge_person)
+        self.act_rename = self._list_action(self.people, "Rename person…", self.rename_person, "F2")
+        self.act_merge = self._list_action(self.people, "Merge person into…", self.merge_person)
         self.act_delete = self._list_action(self.people, "Delete person…", self.delete_person,
                                             QKeySequence.StandardKey.Delete)
         self.detail = QLabel("Name faces on a photo to add people. Drop a photo onto a person to use it as "

@@ -768,7 +768,7 @@ def test_the_people_menu_renames_the_selected_person(qtbot, setup, monkeypatch):
     window.people_panel.select_person(person)
     people_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&People")
     texts = [a.text() for a in people_menu.actions() if not a.isSeparator()]
-    assert texts[-3:] == ["Rename…", "Merge into…", "Delete person…"]
+    assert texts[-3:] == ["Rename person…", "Merge person into…", "Delete person…"]
     monkeypatch.setattr("ented_desktop.gui.people_panel.QInputDialog.getText", lambda *a, **k: ("Anne", True))
-    next(a for a in people_menu.actions() if a.text() == "Rename…").trigger()
+    next(a for a in people_menu.actions() if a.text() == "Rename person…").trigger()
     qtbot.waitUntil(lambda: library.person(person).name == "Anne", timeout=5000)

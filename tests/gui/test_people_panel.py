@@ -308,7 +308,7 @@ def test_the_people_menu_offers_rename_merge_and_delete(qtbot, panel, library):
     QApplication.sendEvent(viewport, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, point,
                                                        viewport.mapToGlobal(point)))
     assert panel.current_person_id() == bob  # the person right-clicked
-    assert menus == [[("Rename…", "F2", True), ("Merge into…", "", True), ("", "", True),
+    assert menus == [[("Rename person…", "F2", True), ("Merge person into…", "", True), ("", "", True),
                       ("Delete person…", "Del", True)]]
     library.delete_person(bob)
     panel.refresh()
