@@ -1054,7 +1054,8 @@ class MainWindow(QMainWindow):
         else:
             title = action = "Remove from album"
             question = f'Remove {count(cost.photos, "photo")} from the album "{cost.album}"?'
-        details = removal_details(cost) + unfinished_job_notes(self.queue.active(), cost.leaving, cost.versions)
+        details = removal_details(cost) + unfinished_job_notes(
+            self.queue.active(), cost.leaving, cost.versions, album_id if photo_ids is None else None)
         self.statusBar().clearMessage()  # "Counting…" is over
         box = ConfirmRemoval(title, question, details, action, can_export=bool(cost.versions), parent=self)
         answer = box.ask()

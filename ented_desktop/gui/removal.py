@@ -89,20 +89,31 @@ def removal_details(cost: RemovalCost) -> list[str]:
     return lines
 
 
-def unfinished_job_notes(entries: Iterable[JobEntry], photo_ids: Collection[int],
-                         version_ids: Collection[int]) -> list[str]:
-    """What unfinished jobs do when these photos leave the library and these versions are deleted."""
+def unfinished_job_notes(entries: Iterable[JobEntry], photo_ids: Collection[int], version_ids: Collection[int],
+                         deleted_album: int | None = None) -> list[str]:
+    """What unfinished jobs do when these photos leave the library, these versions are deleted and (when not
+    None) the album ``deleted_album`` is deleted."""
     photos, versions = set(photo_ids), set(version_ids)
     entries = list(entries)
-    waiting = {i for e in entries if e.kind in ("restore", "detect") for i in e.payload.get("photo_ids") or ()}
-    exporting = {i for e in entries if e.kind == "export" for i in e.payload.get("version_ids") or ()}
+    waiting = [photos.intersection(e.payload.get("photo_ids") or ()) for e in entries
+               if e.kind in ("restore", "detect")]
+    exporting = [versions.intersection(e.payload.get("version_ids") or ()) for e in entries if e.kind == "export"]
+    importing = [e for e in entries if e.kind == "import" and deleted_album is not None
+                 and e.payload.get("album_id") == deleted_album]
     notes = []
-    if n := len(waiting & photos):
-        notes.append(f"An unfinished job includes {count(n, 'photo')} that will leave the library; "
-                     f"it will skip {_them(n)}.")
-    if n := len(exporting & versions):
-        notes.append(f"An unfinished export includes {count(n, 'restored version')} that will be deleted; "
-                     f"it will skip {_them(n)}.")
+    if n := len(set().union(*waiting)):
+        jobs = sum(1 for w in waiting if w)
+        notes.append(f"{'An unfinished job includes' if jobs == 1 else 'Unfinished jobs include'} "
+                     f"{count(n, 'photo')} that will leave the library; {'it' if jobs == 1 else 'they'} will skip "
+                     f"{_them(n)}.")
+    if n := len(set().union(*exporting)):
+        jobs = sum(1 for x in exporting if x)
+        notes.append(f"{'An unfinished export includes' if jobs == 1 else 'Unfinished exports include'} "
+                     f"{count(n, 'restored version')} that will be deleted; {'it' if jobs == 1 else 'they'} will "
+                     f"skip {_them(n)}.")
+    if importing:
+        notes.append("An import into this album is not finished; it will stop." if len(importing) == 1 else
+                     f"{len(importing)} imports into this album are not finished; they will stop.")
     return notes
 
 

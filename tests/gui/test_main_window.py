@@ -1,6 +1,7 @@
 """The main window end to end with fakes for the detector and the restorer (offscreen, real library)."""
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,9 @@ from ented_desktop.core.errors import ModelError
 from ented_desktop.core.library import Library
 from ented_desktop.core.settings import Settings
 from ented_desktop.gui import main_window as main_window_module
+from ented_desktop.gui.job_queue import JobEntry
 from ented_desktop.gui.main_window import TAB_COMPARE, MainWindow
-from ented_desktop.gui.removal import ConfirmRemoval
+from ented_desktop.gui.removal import ConfirmRemoval, unfinished_job_notes
 from ented_desktop.gui.stall_meter import StallMeter
 from ented_desktop.gui.tasks import Services
 from ented_desktop.gui.test_hooks import send_drop, snapshot
@@ -708,6 +710,59 @@ def test_a_new_photo_given_a_removed_photos_id_gets_its_faces_found(qtbot, setup
     import_folder(qtbot, window, folder)
     new = next(p for p in library.photos() if p.path.name == "n.png")
     assert new.id == second.id and len(library.faces_of_photo(new.id)) == 1
+
+
+def test_the_removal_question_counts_the_unfinished_jobs_and_names_an_import_into_the_album():
+    def entry(job_id, kind, state="queued", **payload):
+        return JobEntry(job_id, kind, "", state, payload=payload)
+    jobs = [entry(1, "restore", photo_ids=[1, 2]), entry(2, "detect", "running", photo_ids=[2, 3]),
+            entry(3, "restore", photo_ids=[9]), entry(4, "export", version_ids=[7]),
+            entry(5, "export", "paused", version_ids=[8]), entry(6, "import", "paused", album_id=4, paths=["x"])]
+    assert unfinished_job_notes(jobs, [1, 2, 3], [7, 8], 4) == [
+        "Unfinished jobs include 3 photos that will leave the library; they will skip them.",
+        "Unfinished exports include 2 restored versions that will be deleted; they will skip them.",
+        "An import into this album is not finished; it will stop."]
+    assert unfinished_job_notes(jobs, [1], [8], 5) == [  # another album's import goes on
+        "An unfinished job includes 1 photo that will leave the library; it will skip it.",
+        "An unfinished export includes 1 restored version that will be deleted; it will skip it."]
+    assert unfinished_job_notes(jobs + [entry(7, "import", album_id=4)], [], [], 4) == [
+        "2 imports into this album are not finished; they will stop."]
+    assert unfinished_job_notes(jobs, [], [], None) == []  # photos taken out of the album: the import goes on
+
+
+def test_deleting_an_album_an_import_into_it_is_not_finished_says_the_import_will_stop(qtbot, setup, tmp_path,
+                                                                                       monkeypatch):
+    window, library, _ = setup
+    photos, _ = two_albums(qtbot, window, library, tmp_path)
+    family = window.current_album
+    more = tmp_path / "more"
+    more.mkdir()
+    make_photo(more / "d.png", 100)
+    go_on, real = threading.Event(), window.queue.factories["import"]
+
+    def held(payload):  # an import that waits until told to go on
+        work = real(payload)
+
+        def run(control):
+            go_on.wait(10)
+            return (yield from work(control))
+        return run
+    monkeypatch.setitem(window.queue.factories, "import", held)
+    window.import_paths([more], family)
+    asked = answer_removal(monkeypatch, "cancel")
+    try:
+        window.delete_album()
+        qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    finally:
+        go_on.set()
+    assert asked[0][2].endswith("An import into this album is not finished; it will stop.")
+    wait_jobs_done(qtbot, window)
+    assert len(library.photos(family)) == 4
+    asked = answer_removal(monkeypatch, "cancel")
+    window.grid.setCurrentIndex(window.thumbnails.index(0))
+    window.remove_selected_photos()  # taking photos out of the album: an import into it would go on
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    assert "import" not in asked[0][2]
 
 
 def test_deleting_versions_shows_the_next_one_then_the_original(qtbot, setup, tmp_path, monkeypatch):
