@@ -1033,7 +1033,9 @@ class MainWindow(QMainWindow):
         if self.current_album == ALL_PHOTOS:
             self.status("Open an album to remove photos from it.")
             return
-        ids = self.selected_photo_ids()
+        # Only the photos shown selected: the grid's current photo is not highlighted once unselected (a
+        # Ctrl+click, or the photo that took the place of removed ones), so it is never taken out unseen.
+        ids = sorted({i.data(PhotoIdRole) for i in self.grid.selectionModel().selectedIndexes()})
         if not ids:
             self.status("Select the photos to remove first.")
             return
@@ -1053,7 +1055,8 @@ class MainWindow(QMainWindow):
             title, question, action = "Delete album", f'Delete the album "{cost.album}"?', "Delete album"
         else:
             title = action = "Remove from album"
-            question = f'Remove {count(cost.photos, "photo")} from the album "{cost.album}"?'
+            what = f'"{cost.name}"' if cost.name is not None else count(cost.photos, "photo")
+            question = f'Remove {what} from the album "{cost.album}"?'
         details = removal_details(cost) + unfinished_job_notes(
             self.queue.active(), cost.leaving, cost.versions, album_id if photo_ids is None else None)
         self.statusBar().clearMessage()  # "Counting…" is over

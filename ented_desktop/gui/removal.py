@@ -25,11 +25,16 @@ class RemovalCost:
     """What taking photos out of an album does."""
 
     album: str
-    photos: int  # photos taken out of the album
+    taken: tuple[int, ...]  # photos taken out of the album
     leaving: tuple[int, ...]  # those in no other album: they leave the library
     versions: tuple[int, ...]  # every restored version of the leaving photos: deleted with them
     newest: tuple[int, ...]  # the newest restored version of each leaving photo that has one
     references: tuple[str, ...]  # people whose reference face is on a leaving photo
+    name: str | None = None  # the file name of the photo when only one is taken
+
+    @property
+    def photos(self) -> int:
+        return len(self.taken)
 
 
 def removal_cost(library: Library, album_id: int, photo_ids: Collection[int] | None = None) -> RemovalCost:
@@ -37,8 +42,8 @@ def removal_cost(library: Library, album_id: int, photo_ids: Collection[int] | N
     queries per photo: call it off the main thread."""
     album = library.album(album_id)
     wanted = None if photo_ids is None else set(photo_ids)
-    taken = [p.id for p in library.photos(album_id) if wanted is None or p.id in wanted]
-    leaving = [i for i in taken if library.photo_albums(i) == [album_id]]
+    taken = [p for p in library.photos(album_id) if wanted is None or p.id in wanted]
+    leaving = [p.id for p in taken if library.photo_albums(p.id) == [album_id]]
     restored = library.restored_photo_ids(album_id)
     versions: list[int] = []
     newest: list[int] = []
@@ -53,7 +58,8 @@ def removal_cost(library: Library, album_id: int, photo_ids: Collection[int] | N
             with contextlib.suppress(UnknownItemError):  # a face removed meanwhile: no reference to lose
                 if library.face(person.reference_face_id).photo_id in gone:
                     references.append(person.name)
-    return RemovalCost(album.name, len(taken), tuple(leaving), tuple(versions), tuple(newest), tuple(references))
+    return RemovalCost(album.name, tuple(p.id for p in taken), tuple(leaving), tuple(versions), tuple(newest),
+                       tuple(references), taken[0].path.name if len(taken) == 1 else None)
 
 
 def _them(n: int) -> str:

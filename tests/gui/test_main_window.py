@@ -712,6 +712,33 @@ def test_a_new_photo_given_a_removed_photos_id_gets_its_faces_found(qtbot, setup
     assert new.id == second.id and len(library.faces_of_photo(new.id)) == 1
 
 
+def test_removing_needs_a_photo_shown_selected_and_names_a_single_one(qtbot, setup, tmp_path, monkeypatch):
+    window, library, _ = setup
+    photos, _ = two_albums(qtbot, window, library, tmp_path)
+    a, b, c = photos["a.png"], photos["b.png"], photos["c.png"]
+    rows = {i.photo_id: row for row, i in enumerate(window.thumbnails.items())}
+    window.grid.setCurrentIndex(window.thumbnails.index(rows[b.id]))  # current and selected: shown so
+    asked = answer_removal(monkeypatch, "remove")
+    window.remove_selected_photos()
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    assert asked[0][1] == 'Remove "b.png" from the album "family"?'
+    # the next photo took b's place as the current one, not selected (not highlighted): Del takes nothing out
+    assert window.current_photo in (a.id, c.id) and not window.grid.selectionModel().selectedIndexes()
+    asked = answer_removal(monkeypatch, "remove")
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Delete)
+    qtbot.wait(200)
+    assert asked == [] and window.statusBar().currentMessage() == "Select the photos to remove first."
+    assert len(library.photos(window.current_album)) == 2
+    name = library.photo(window.current_photo).path.name
+    window.grid.selectionModel().select(window.grid.currentIndex(), QItemSelectionModel.SelectionFlag.Select)
+    qtbot.keyClick(window.grid, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    assert asked[0][1] == f'Remove "{name}" from the album "family"?'
+
+
 def test_the_removal_question_counts_the_unfinished_jobs_and_names_an_import_into_the_album():
     def entry(job_id, kind, state="queued", **payload):
         return JobEntry(job_id, kind, "", state, payload=payload)
