@@ -73,6 +73,7 @@ from ented_desktop.gui.removal import (
     RemovalCost,
     removal_cost,
     removal_details,
+    removal_summary,
     unfinished_job_notes,
 )
 from ented_desktop.gui.settings_dialog import SettingsDialog
@@ -1114,12 +1115,7 @@ class MainWindow(QMainWindow):
                 self.grid.setCurrentIndex(index)
                 self.select_photo(index.data(PhotoIdRole))
         self.people_panel.refresh(faces_changed=True)  # faces on the photos that left are gone, maybe a reference
-        left = f"{count(len(gone), 'photo')} left the library"
-        if cost.versions:
-            n = len(cost.versions)
-            left += f" and {count(n, 'restored version')} {'was' if n == 1 else 'were'} deleted"
-        done = f'Deleted the album "{cost.album}"' if photo_ids is None else f"Removed {count(len(taken), 'photo')}"
-        self.status(f"{done}; {left}. The originals on disk are untouched.")
+        self.status(removal_summary(cost, album_deleted=photo_ids is None))
 
     def delete_version(self) -> None:
         photo_id, version_id = self.current_photo, self.current_version

@@ -66,6 +66,10 @@ def _them(n: int) -> str:
     return "it" if n == 1 else "them"
 
 
+def _it(n: int) -> str:
+    return "it" if n == 1 else "they"
+
+
 def removal_details(cost: RemovalCost) -> list[str]:
     """What happens to the photos, their restored versions and the people's references, one sentence each."""
     lines = ["The original files on disk are not touched."]
@@ -93,6 +97,29 @@ def removal_details(cost: RemovalCost) -> list[str]:
         lines.append(f"The reference faces of {' and '.join(cost.references)} are on these photos: they will "
                      "need new references.")
     return lines
+
+
+def removal_summary(done: RemovalCost, *, album_deleted: bool) -> str:
+    """The status message once the album is deleted or the photos are taken out of it, as ``done`` counted."""
+    n, gone = done.photos, len(done.leaving)
+    kept, versions = n - gone, len(done.versions)
+    stays = ("stays in the library (it is in another album)" if kept == 1 else
+             "stay in the library (they are in other albums)")
+    if album_deleted:
+        head = f'Deleted the album "{done.album}"'
+        if not n:
+            return head + " (it was empty)."
+        if not gone:
+            return f"{head}; {'its photo' if n == 1 else f'its {n} photos'} {stays}."
+        left = f"{count(gone, 'photo')} left the library"  # the others are in other albums: no news
+    else:
+        head = f'Removed {count(n, "photo")} from "{done.album}"'
+        if not gone:
+            return f"{head}; {_it(n)} {stays}."
+        left = f"{kept} {stays}; {count(gone, 'photo')} left the library" if kept else f"{_it(n)} left the library"
+    if versions:
+        left += f" and {count(versions, 'restored version')} {'was' if versions == 1 else 'were'} deleted"
+    return f"{head}; {left}. The originals on disk are untouched."
 
 
 def unfinished_job_notes(entries: Iterable[JobEntry], photo_ids: Collection[int], version_ids: Collection[int],

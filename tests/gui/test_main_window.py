@@ -16,7 +16,7 @@ from ented_desktop.core.settings import Settings
 from ented_desktop.gui import main_window as main_window_module
 from ented_desktop.gui.job_queue import JobEntry
 from ented_desktop.gui.main_window import TAB_COMPARE, MainWindow
-from ented_desktop.gui.removal import ConfirmRemoval, unfinished_job_notes
+from ented_desktop.gui.removal import ConfirmRemoval, RemovalCost, removal_summary, unfinished_job_notes
 from ented_desktop.gui.stall_meter import StallMeter
 from ented_desktop.gui.tasks import Services
 from ented_desktop.gui.test_hooks import send_drop, snapshot
@@ -670,6 +670,9 @@ def test_removing_photos_from_an_album(qtbot, setup, tmp_path, monkeypatch):
     assert [i.photo_id for i in window.thumbnails.items()] == [c.id] and window.current_photo == c.id
     assert window.albums.currentItem().text() == "family (1)"
     assert {p: p.read_bytes() for p in originals} == originals
+    assert window.statusBar().currentMessage() == (
+        'Removed 2 photos from "family"; 1 stays in the library (it is in another album); 1 photo left the library '
+        "and 2 restored versions were deleted. The originals on disk are untouched.")
 
 
 def test_removing_a_photo_that_is_queued_for_restoring(qtbot, setup, tmp_path, monkeypatch):
@@ -722,6 +725,8 @@ def test_removing_needs_a_photo_shown_selected_and_names_a_single_one(qtbot, set
     window.remove_selected_photos()
     qtbot.waitUntil(lambda: bool(asked), timeout=5000)
     assert asked[0][1] == 'Remove "b.png" from the album "family"?'
+    assert window.statusBar().currentMessage() == (
+        'Removed 1 photo from "family"; it stays in the library (it is in another album).')
     # the next photo took b's place as the current one, not selected (not highlighted): Del takes nothing out
     assert window.current_photo in (a.id, c.id) and not window.grid.selectionModel().selectedIndexes()
     asked = answer_removal(monkeypatch, "remove")
@@ -737,6 +742,20 @@ def test_removing_needs_a_photo_shown_selected_and_names_a_single_one(qtbot, set
     qtbot.keyClick(window.grid, Qt.Key.Key_Delete)
     qtbot.waitUntil(lambda: bool(asked), timeout=5000)
     assert asked[0][1] == f'Remove "{name}" from the album "family"?'
+    assert window.statusBar().currentMessage().startswith('Removed 1 photo from "family"; it left the library')
+
+
+def test_the_removal_summary_says_which_photos_stay_and_which_left_in_the_right_number():
+    def done(taken, leaving, versions):
+        return RemovalCost("Family B", tuple(range(taken)), tuple(range(leaving)), tuple(range(versions)), (), ())
+    assert removal_summary(done(3, 0, 0), album_deleted=False) == (
+        'Removed 3 photos from "Family B"; they stay in the library (they are in other albums).')
+    assert removal_summary(done(3, 2, 1), album_deleted=False) == (
+        'Removed 3 photos from "Family B"; 1 stays in the library (it is in another album); 2 photos left the '
+        "library and 1 restored version was deleted. The originals on disk are untouched.")
+    assert removal_summary(done(1, 0, 0), album_deleted=True) == (
+        'Deleted the album "Family B"; its photo stays in the library (it is in another album).')
+    assert removal_summary(done(0, 0, 0), album_deleted=True) == 'Deleted the album "Family B" (it was empty).'
 
 
 def test_the_removal_question_counts_the_unfinished_jobs_and_names_an_import_into_the_album():
