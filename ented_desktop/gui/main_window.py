@@ -69,8 +69,10 @@ from ented_desktop.gui.problems_panel import ProblemsPanel
 from ented_desktop.gui.qimage import qimage_from_rgb
 from ented_desktop.gui.reference_check import shows_a_face
 from ented_desktop.gui.removal import (
+    Answer,
     ConfirmRemoval,
     RemovalCost,
+    more_lost,
     removal_cost,
     removal_details,
     removal_summary,
@@ -1049,9 +1051,34 @@ class MainWindow(QMainWindow):
             self.status("Counting the photos and restored versions concerned…")
 
     def _confirm_removal(self, album_id: int, photo_ids: tuple[int, ...] | None, cost: RemovalCost) -> None:
+        """Ask; once the user says remove, count again (jobs may have made restored versions meanwhile) and
+        remove only if nothing more would be lost than the question said, else ask again with the new counts."""
+        self.statusBar().clearMessage()  # "Counting…" is over
         if photo_ids is not None and not cost.photos:
             self.status("Those photos are no longer in the album.")
             return
+        changed = False
+        while True:
+            answer = self._ask_removal(album_id, photo_ids, cost, changed)
+            if answer == "export":
+                self._export_before_removal(cost)
+            if answer != "remove":
+                return
+            try:
+                now = removal_cost(self.library, album_id, photo_ids)
+            except UnknownItemError as exc:
+                self._album_gone(f"Nothing was removed: {exc}")
+                return
+            if photo_ids is not None and not now.photos:
+                self.status("Those photos are no longer in the album.")
+                return
+            if not more_lost(cost, now):
+                self._remove(album_id, photo_ids, now)
+                return
+            cost, changed = now, True
+
+    def _ask_removal(self, album_id: int, photo_ids: tuple[int, ...] | None, cost: RemovalCost,
+                     changed: bool) -> Answer:
         if photo_ids is None:
             title, question, action = "Delete album", f'Delete the album "{cost.album}"?', "Delete album"
         else:
@@ -1060,14 +1087,13 @@ class MainWindow(QMainWindow):
             question = f'Remove {what} from the album "{cost.album}"?'
         details = removal_details(cost) + unfinished_job_notes(
             self.queue.active(), cost.leaving, cost.versions, album_id if photo_ids is None else None)
-        self.statusBar().clearMessage()  # "Counting…" is over
+        if changed:
+            details.insert(0, "Nothing was removed yet: while the question was open, unfinished jobs changed what "
+                              "would be lost. These are the new counts.")
         box = ConfirmRemoval(title, question, details, action, can_export=bool(cost.versions), parent=self)
         answer = box.ask()
         box.deleteLater()
-        if answer == "export":
-            self._export_before_removal(cost)
-        elif answer == "remove":
-            self._remove(album_id, photo_ids, cost)
+        return answer
 
     def _export_before_removal(self, cost: RemovalCost) -> None:
         n = len(cost.newest)
@@ -1080,9 +1106,10 @@ class MainWindow(QMainWindow):
             self.jobs_dock.raise_()
             self.status("Exporting; nothing was removed. Remove the photos once the export is done.")
 
-    def _remove(self, album_id: int, photo_ids: tuple[int, ...] | None, cost: RemovalCost) -> None:
+    def _remove(self, album_id: int, photo_ids: tuple[int, ...] | None, done: RemovalCost) -> None:
         """Done here rather than in the background, so the window never shows a photo that has already gone; one
-        transaction and the deletion of the restored versions' files (the user was told how many)."""
+        transaction and the deletion of the restored versions' files. ``done`` was counted just before: no more
+        than the user was told, and what the status message reports."""
         taken = [p.id for p in self.library.photos(album_id)] if photo_ids is None else list(photo_ids)
         try:
             with busy_cursor():
@@ -1115,7 +1142,7 @@ class MainWindow(QMainWindow):
                 self.grid.setCurrentIndex(index)
                 self.select_photo(index.data(PhotoIdRole))
         self.people_panel.refresh(faces_changed=True)  # faces on the photos that left are gone, maybe a reference
-        self.status(removal_summary(cost, album_deleted=photo_ids is None))
+        self.status(removal_summary(done, album_deleted=photo_ids is None))
 
     def delete_version(self) -> None:
         photo_id, version_id = self.current_photo, self.current_version

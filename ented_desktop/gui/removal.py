@@ -38,8 +38,9 @@ class RemovalCost:
 
 
 def removal_cost(library: Library, album_id: int, photo_ids: Collection[int] | None = None) -> RemovalCost:
-    """What deleting the album (``photo_ids`` None) or taking ``photo_ids`` out of it would do. A few database
-    queries per photo: call it off the main thread."""
+    """What deleting the album (``photo_ids`` None) or taking ``photo_ids`` out of it would do. Database queries
+    only, a few per photo (some 60 ms for 2,000 photos): asked before the question, off the main thread, and
+    again once it is answered, on the main thread just before removing."""
     album = library.album(album_id)
     wanted = None if photo_ids is None else set(photo_ids)
     taken = [p for p in library.photos(album_id) if wanted is None or p.id in wanted]
@@ -60,6 +61,15 @@ def removal_cost(library: Library, album_id: int, photo_ids: Collection[int] | N
                     references.append(person.name)
     return RemovalCost(album.name, tuple(p.id for p in taken), tuple(leaving), tuple(versions), tuple(newest),
                        tuple(references), taken[0].path.name if len(taken) == 1 else None)
+
+
+def more_lost(asked: RemovalCost, now: RemovalCost) -> bool:
+    """Whether removing now loses more than the question said: a restored version or a reference it did not
+    count, or a photo it said would stay that would now leave the library. Photos that came into the album since
+    (an import into it, which the question said will stop) are not counted again: the originals stay on disk,
+    and any restored version of theirs is counted."""
+    return (not set(now.versions) <= set(asked.versions) or not set(now.references) <= set(asked.references)
+            or bool((set(now.leaving) - set(asked.leaving)) & set(asked.taken)))
 
 
 def _them(n: int) -> str:
@@ -100,7 +110,8 @@ def removal_details(cost: RemovalCost) -> list[str]:
 
 
 def removal_summary(done: RemovalCost, *, album_deleted: bool) -> str:
-    """The status message once the album is deleted or the photos are taken out of it, as ``done`` counted."""
+    """The status message once the album is deleted or the photos are taken out of it; ``done`` is what was
+    counted just before."""
     n, gone = done.photos, len(done.leaving)
     kept, versions = n - gone, len(done.versions)
     stays = ("stays in the library (it is in another album)" if kept == 1 else

@@ -16,7 +16,13 @@ from ented_desktop.core.settings import Settings
 from ented_desktop.gui import main_window as main_window_module
 from ented_desktop.gui.job_queue import JobEntry
 from ented_desktop.gui.main_window import TAB_COMPARE, MainWindow
-from ented_desktop.gui.removal import ConfirmRemoval, RemovalCost, removal_summary, unfinished_job_notes
+from ented_desktop.gui.removal import (
+    ConfirmRemoval,
+    RemovalCost,
+    more_lost,
+    removal_summary,
+    unfinished_job_notes,
+)
 from ented_desktop.gui.stall_meter import StallMeter
 from ented_desktop.gui.tasks import Services
 from ented_desktop.gui.test_hooks import send_drop, snapshot
@@ -713,6 +719,65 @@ def test_a_new_photo_given_a_removed_photos_id_gets_its_faces_found(qtbot, setup
     import_folder(qtbot, window, folder)
     new = next(p for p in library.photos() if p.path.name == "n.png")
     assert new.id == second.id and len(library.faces_of_photo(new.id)) == 1
+
+
+def answer_removals(monkeypatch, *answers):
+    """Answer the removal questions in turn: each answer is a button ("remove", "export", "cancel"), or a
+    (function, button) pair whose function runs while the question is open. Returns what was asked."""
+    asked, queue = [], list(answers)
+
+    def exec_(box):
+        asked.append((box.windowTitle(), box.text(), box.informativeText()))
+        meanwhile, choice = queue.pop(0) if isinstance(queue[0], tuple) else (None, queue.pop(0))
+        if meanwhile is not None:
+            meanwhile()
+        getattr(box, f"{choice}_button").click()
+    monkeypatch.setattr(ConfirmRemoval, "exec", exec_)
+    return asked
+
+
+def test_versions_made_while_the_question_is_open_are_asked_about_before_being_deleted(qtbot, setup, tmp_path,
+                                                                                         monkeypatch):
+    window, library, _ = setup
+    photos, _ = two_albums(qtbot, window, library, tmp_path)
+    a, c = photos["a.png"], photos["c.png"]
+    pixels = np.full((16, 16, 3), 128, np.uint8)
+
+    def restore_jobs_go_on(n):
+        return lambda: [library.add_version(p, pixels, model="fake") for p in (a.id, c.id) * n]
+    asked = answer_removals(monkeypatch, (restore_jobs_go_on(1), "remove"), "cancel")
+    window.delete_album()
+    qtbot.waitUntil(lambda: len(asked) == 2, timeout=5000)
+    assert "2 restored versions of these photos will be deleted." in asked[0][2]
+    details = asked[1][2].split("\n\n")
+    assert details[0].startswith("Nothing was removed yet")
+    assert "4 restored versions of these photos will be deleted. Export first to keep them." in details
+    assert len(library.albums()) == 2 and len(library.versions(a.id)) == 3  # cancelled: nothing removed
+
+    # made again while asked again: asked a third time; fewer (one deleted meanwhile) is no reason to ask
+    versions = [v.id for v in library.versions(a.id)]
+    asked = answer_removals(monkeypatch, (restore_jobs_go_on(1), "remove"), (restore_jobs_go_on(2), "remove"),
+                            (lambda: library.delete_version(versions[0]), "remove"))
+    window.delete_album()
+    qtbot.waitUntil(lambda: len(asked) == 3, timeout=5000)
+    assert "6 restored versions of these photos will be deleted." in asked[1][2]
+    assert "10 restored versions of these photos will be deleted." in asked[2][2]
+    assert [al.name for al in library.albums()] == ["best"] and {p.id for p in library.photos()} == {
+        photos["b.png"].id}
+    assert window.statusBar().currentMessage() == (
+        'Deleted the album "family"; 2 photos left the library and 9 restored versions were deleted. '
+        "The originals on disk are untouched.")
+
+
+def test_what_would_be_lost_is_compared_photo_by_photo_and_version_by_version():
+    asked = RemovalCost("family", (1, 2), (1,), (10, 11), (11,), ())
+    assert not more_lost(asked, asked)
+    assert not more_lost(asked, RemovalCost("family", (1, 2), (1,), (10,), (10,), ()))  # one deleted meanwhile
+    assert more_lost(asked, RemovalCost("family", (1, 2), (1,), (10, 12), (12,), ()))  # as many, one unknown
+    assert more_lost(asked, RemovalCost("family", (1, 2), (1, 2), (10, 11), (11,), ()))  # 2 was to stay
+    assert more_lost(asked, RemovalCost("family", (1, 2), (1,), (10, 11), (11,), ("Grandma",)))
+    # a photo imported into the album since: the question said the import stops, its original stays on disk
+    assert not more_lost(asked, RemovalCost("family", (1, 2, 3), (1, 3), (10, 11), (11,), ()))
 
 
 def test_removing_needs_a_photo_shown_selected_and_names_a_single_one(qtbot, setup, tmp_path, monkeypatch):
