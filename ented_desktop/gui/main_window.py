@@ -940,7 +940,11 @@ class MainWindow(QMainWindow):
         if person_id is None:
             return
         ids = sorted({f.photo_id for f in self.library.faces_of_person(person_id)})
-        self._restore(ids, f"Restore photos of {self.library.person(person_id).name}")
+        name = self.library.person(person_id).name
+        if not ids:
+            self.status(f"{name} has no faces yet, so there are no photos of them to restore.")
+            return
+        self._restore(ids, f"Restore photos of {name}")
 
     def find_faces_selected(self) -> None:
         ids = self.selected_photo_ids()

@@ -938,3 +938,13 @@ def test_the_people_menu_renames_the_selected_person(qtbot, setup, monkeypatch):
     monkeypatch.setattr("ented_desktop.gui.people_panel.QInputDialog.getText", lambda *a, **k: ("Anne", True))
     next(a for a in people_menu.actions() if a.text() == "Rename person…").trigger()
     qtbot.waitUntil(lambda: library.person(person).name == "Anne", timeout=5000)
+
+
+def test_restoring_the_photos_of_a_person_with_no_faces_says_so(qtbot, setup):
+    window, library, _ = setup
+    person = library.create_person("Colin")
+    window.people_panel.refresh()
+    window.people_panel.select_person(person)
+    window.act_restore_person.trigger()
+    assert window.statusBar().currentMessage() == "Colin has no faces yet, so there are no photos of them to restore."
+    assert window.queue.active() == []
