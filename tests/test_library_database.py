@@ -45,6 +45,13 @@ def jpeg(path: Path, size=(64, 48), date=None, orientation=None, seed=0, color=N
     return path
 
 
+def import_jpegs(lib, folder: Path, n: int) -> list[int]:
+    """``n`` different JPEGs imported into a new album; returns their photo ids."""
+    for i in range(n):
+        jpeg(folder / f"{i}.jpg", seed=i)
+    return run(lib.import_paths(lib.create_album("a"), [folder]))[1].added
+
+
 def run(gen):
     """Drain an import generator; returns (progress list, report)."""
     progress = []
@@ -571,11 +578,7 @@ def embedding(center, seed, spread=0.05):
 
 
 def test_grouping_suggestions(lib, tmp_path):
-    folder = tmp_path / "p"
-    for i in range(6):
-        jpeg(folder / f"{i}.jpg", seed=i)
-    album = lib.create_album("a")
-    photos = run(lib.import_paths(album, [folder]))[1].added
+    photos = import_jpegs(lib, tmp_path / "p", 6)
     a, b, c = np.eye(3, dtype=np.float32) * 2
     # Photo 0: a named face of A. Photos 1-3: unnamed faces like A, like B (twice), like C (once).
     (named,) = lib.set_faces(photos[0], faces_at(0), [embedding(a, 0)], detector="x")
@@ -620,11 +623,7 @@ def test_no_suggestion_to_add_a_face_to_a_person_already_in_that_photo(lib, drop
 
 
 def test_two_faces_of_one_photo_are_never_suggested_as_one_person(lib, tmp_path):
-    folder = tmp_path / "p"
-    for i in range(3):
-        jpeg(folder / f"{i}.jpg", seed=i)
-    album = lib.create_album("a")
-    photos = run(lib.import_paths(album, [folder]))[1].added
+    photos = import_jpegs(lib, tmp_path / "p", 3)
     a = np.eye(3, dtype=np.float32)[0] * 2
     # Two children alike in photo 0 and one of them again in photo 1: a group of two, not three.
     near, far = lib.set_faces(photos[0], faces_at(0, 100), [embedding(a, 0), a + 0.05], detector="x")

@@ -71,13 +71,18 @@ def import_folder(qtbot, window, folder):
     wait_jobs_done(qtbot, window)
 
 
-def import_and_restore_first(qtbot, window, library, folder, shades):
-    """Import a folder of photos (file name -> shade of its face), restore the first; return their records."""
+def import_shades(qtbot, window, library, folder, shades):
+    """Import a new folder of photos (file name -> shade of its face); return their records."""
     folder.mkdir()
     for name, shade in shades.items():
         make_photo(folder / name, shade)
     import_folder(qtbot, window, folder)
-    photos = library.photos()
+    return library.photos()
+
+
+def import_and_restore_first(qtbot, window, library, folder, shades):
+    """Import a folder of photos (file name -> shade of its face), restore the first; return their records."""
+    photos = import_shades(qtbot, window, library, folder, shades)
     window.queue.submit("restore", {"photo_ids": [photos[0].id]})
     wait_jobs_done(qtbot, window)
     return photos
@@ -684,12 +689,7 @@ def test_removing_photos_from_an_album(qtbot, setup, tmp_path, monkeypatch):
 def test_removing_a_photo_that_is_queued_for_restoring(qtbot, setup, tmp_path, monkeypatch):
     """A restore job waiting for a photo that leaves the library skips it: no version, no failure."""
     window, library, loader = setup
-    folder = tmp_path / "queued"
-    folder.mkdir()
-    make_photo(folder / "a.png", 200)
-    make_photo(folder / "b.png", 60)
-    import_folder(qtbot, window, folder)
-    a, b = library.photos()
+    a, b = import_shades(qtbot, window, library, tmp_path / "queued", {"a.png": 200, "b.png": 60})
     loader.seconds = 1.0
     window.queue.submit("restore", {"photo_ids": [b.id]})  # keeps the next one waiting
     job = window.queue.submit("restore", {"photo_ids": [a.id, b.id]})
