@@ -193,3 +193,11 @@ def test_no_installed_model_is_refused(tmp_path, capsys, no_shipped_model):
     code = main(["restore", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o"), "--model-dir", str(tmp_path)])
     assert code == 2 and "untrained" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_an_unknown_detector_is_a_usage_error(tmp_path, model_args, capsys):
+    shutil.copy(SAMPLE, tmp_path / "a.jpg")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["restore", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o"), "--detector", "nope", *model_args])
+    assert exit_info.value.code == 2 and "--detector" in capsys.readouterr().err
+

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ented_desktop.core.errors import UserError
+from ented_desktop.core.face.detect import DETECTORS
 
 EXIT_SOME_FAILED = 1
 
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--model", metavar="NAME_OR_PATH", help="a model name in the model directory, or a file")
     p.add_argument("--model-dir", type=Path, help="the model directory (default: ENTED_MODEL_DIR or user data)")
-    p.add_argument("--detector", default="auto", help="auto, yuface, retinaface or yunet")
+    p.add_argument("--detector", choices=DETECTORS, default="auto", help="face detector (default auto)")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.set_defaults(run=run)
 
