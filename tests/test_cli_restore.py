@@ -201,3 +201,12 @@ def test_an_unknown_detector_is_a_usage_error(tmp_path, model_args, capsys):
         main(["restore", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o"), "--detector", "nope", *model_args])
     assert exit_info.value.code == 2 and "--detector" in capsys.readouterr().err
 
+
+@pytest.mark.parametrize("data", [b"input,reference\n\xe9t\xe9.jpg,ref.jpg\n",  # Windows-1252, as Excel saves it
+                                  "input,reference\n".encode("utf-16"),
+                                  "a.jpg,ref.jpg\n".encode("utf-16-le"),  # no BOM: NUL bytes in valid UTF-8
+                                  b"\xff\xd8\xff\xe0 a photo given as --pairs"])
+def test_a_pairs_file_that_is_not_utf8_text_is_a_usage_error(tmp_path, capsys, data):
+    (tmp_path / "pairs.csv").write_bytes(data)
+    code = main(["restore", "--pairs", str(tmp_path / "pairs.csv"), "-o", str(tmp_path / "o")])
+    assert code == 2 and "UTF-8" in capsys.readouterr().err

@@ -83,6 +83,11 @@ def read_pairs(csv_path: Path) -> list[tuple[Path, Path]]:
         text = csv_path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise UserError(f"Cannot read the pairs file {csv_path}: {exc.strerror or exc}.") from exc
+    except UnicodeDecodeError:
+        text = None
+    # UTF-16 without a byte order mark decodes as UTF-8, with a NUL byte beside every ASCII character.
+    if text is None or "\0" in text:
+        raise UserError(f"The pairs file {csv_path} is not UTF-8 text; save it as \"CSV UTF-8\".")
     rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
     if rows and [c.strip().lower() for c in rows[0][:2]] == ["input", "reference"]:
         rows = rows[1:]
