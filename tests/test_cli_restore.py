@@ -210,3 +210,14 @@ def test_a_pairs_file_that_is_not_utf8_text_is_a_usage_error(tmp_path, capsys, d
     (tmp_path / "pairs.csv").write_bytes(data)
     code = main(["restore", "--pairs", str(tmp_path / "pairs.csv"), "-o", str(tmp_path / "o")])
     assert code == 2 and "UTF-8" in capsys.readouterr().err
+
+
+def test_pairs_name_a_missing_file_in_the_csv_folder(tmp_path, model_args, capsys):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    shutil.copy(SAMPLE, folder / "ref.jpg")
+    (folder / "pairs.csv").write_text("gone.jpg,ref.jpg\n")
+    code, summary, err = restore(["--pairs", str(folder / "pairs.csv"), "-o", str(tmp_path / "o"), *model_args],
+                                 capsys)
+    assert code == 1 and summary["inputs"][0]["input"] == str(folder / "gone.jpg")
+    assert str(folder / "gone.jpg") in err  # where the README says it was looked for, not a bare "gone.jpg"

@@ -101,7 +101,9 @@ def read_pairs(csv_path: Path) -> list[tuple[Path, Path]]:
 
 def _locate(name: str, base: Path) -> Path:
     path = Path(name)
-    if path.is_absolute() or not (base / path).exists():
+    # The working folder only when the file is there and not in the CSV's folder; a file that is in neither
+    # is reported under the CSV's folder, where the README says it is read from.
+    if path.is_absolute() or (not (base / path).exists() and path.exists()):
         return path
     return base / path
 
