@@ -221,3 +221,20 @@ def test_pairs_name_a_missing_file_in_the_csv_folder(tmp_path, model_args, capsy
                                  capsys)
     assert code == 1 and summary["inputs"][0]["input"] == str(folder / "gone.jpg")
     assert str(folder / "gone.jpg") in err  # where the README says it was looked for, not a bare "gone.jpg"
+
+
+@pytest.mark.parametrize(("kind", "words"), [("missing", "does not exist"), ("text", "not a jpeg"),
+                                             ("no face", "no face")])
+def test_a_reference_that_cannot_be_used_is_a_usage_error(tmp_path, model_args, capsys, kind, words):
+    shutil.copy(SAMPLE, tmp_path / "a.jpg")
+    shutil.copy(SAMPLE, tmp_path / "b.jpg")
+    ref = tmp_path / "ref.png"
+    if kind == "text":
+        ref.write_text("not a photo")
+    elif kind == "no face":
+        Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(ref)
+    code, summary, err = restore([str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg"), "--reference", str(ref),
+                                  "-o", str(tmp_path / "o"), *model_args], capsys)
+    assert code == 2 and summary is None  # once, for the run, like a missing --pairs file; not once per input
+    assert err.count("ented:") == 1 and words in err.lower()
+    assert not (tmp_path / "o").exists()

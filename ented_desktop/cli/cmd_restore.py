@@ -147,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
     restorer = load_restorer(args.model, args.engine, args.device, args.model_dir, args.detector)
     matcher = ReferenceMatcher()
     references: dict[Path, np.ndarray] = {}
+    if args.reference is not None:  # one reference for the whole run: if it is unusable, that is a usage error
+        references[args.reference] = load_reference(args.reference, restorer, args.aligned)
     show_bar = len(jobs) > 1
     bar = None
     if show_bar:
@@ -194,17 +196,23 @@ def _json_row(job: Job) -> dict:
     return row
 
 
+def load_reference(path: Path, restorer, aligned: bool) -> np.ndarray:
+    """The reference as the network takes it: the file's pixels for --aligned, else its largest face, aligned."""
+    from ented_desktop.core.imageio import read_photo
+    from ented_desktop.core.pipeline import prepare_reference
+
+    pixels = read_photo(path).pixels
+    return pixels if aligned else prepare_reference(pixels, restorer.detector, restorer.resolution)
+
+
 def restore_one(job: Job, restorer, references: dict, matcher: ReferenceMatcher, aligned: bool) -> dict:
     from ented_desktop.core.imageio import read_photo, write_photo_atomic
-    from ented_desktop.core.pipeline import prepare_reference
 
     photo = read_photo(job.input)
     ref = None
     if job.reference is not None:
         if job.reference not in references:
-            ref_photo = read_photo(job.reference)
-            references[job.reference] = ref_photo.pixels if aligned else prepare_reference(
-                ref_photo.pixels, restorer.detector, restorer.resolution)
+            references[job.reference] = load_reference(job.reference, restorer, aligned)
         ref = references[job.reference]
     if aligned:
         pixels = restorer.restore_aligned(photo.pixels, ref, grayscale=photo.grayscale)
