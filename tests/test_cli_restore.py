@@ -238,3 +238,13 @@ def test_a_reference_that_cannot_be_used_is_a_usage_error(tmp_path, model_args, 
     assert code == 2 and summary is None  # once, for the run, like a missing --pairs file; not once per input
     assert err.count("ented:") == 1 and words in err.lower()
     assert not (tmp_path / "o").exists()
+
+
+def test_a_photo_named_twice_is_restored_once(tmp_path, model_args, capsys):
+    album = tmp_path / "album"
+    album.mkdir()
+    shutil.copy(SAMPLE, album / "x.jpg")
+    code, summary, err = restore([str(album), str(album / "x.jpg"), str(album / "x.jpg"), "-o", str(tmp_path / "o"),
+                                  *model_args], capsys)
+    assert code == 0, err  # was "another input (album/x.jpg) already writes o/x.jpg", exit 1
+    assert summary["restored"] == 1 and len(summary["inputs"]) == 1

@@ -121,11 +121,16 @@ def plan(args: argparse.Namespace) -> list[Job]:
     # By device and inode, so another name for an input (a link, a different case on macOS or FAT) is caught too.
     input_files = {(st.st_dev, st.st_ino) for st in map(os.stat, existing)}
     input_folders = {inp.resolve().parent for inp in existing}
-    jobs, claimed = [], {}
+    jobs, claimed, planned = [], {}, set()
     for inp, rel, ref in entries:
         out = output_path_for(inp, args.outdir / rel.parent)
-        job = Job(inp, out, ref)
         key = out.resolve()
+        # The same photo named twice (a file and its folder, an overlapping glob) is restored once.
+        same = (inp.resolve(), key, ref.resolve() if ref else None)
+        if same in planned:
+            continue
+        planned.add(same)
+        job = Job(inp, out, ref)
         there = os.stat(out) if out.exists() else None
         if key in claimed:
             job.result = {"error": f"another input ({claimed[key]}) already writes {out}"}
