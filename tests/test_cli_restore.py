@@ -184,8 +184,10 @@ def test_unwritable_output_folder(tmp_path, model_args, capsys):
     shutil.copy(SAMPLE, tmp_path / "a.jpg")
     blocker = tmp_path / "file"
     blocker.write_text("a file where the output folder should be")
-    code, summary, err = restore([str(tmp_path / "a.jpg"), "-o", str(blocker / "out"), *model_args], capsys)
-    assert code == 1 and "a.jpg:" in err and "output folder" in summary["inputs"][0]["error"]
+    for outdir in (blocker / "out", blocker):
+        code, summary, err = restore([str(tmp_path / "a.jpg"), "-o", str(outdir), *model_args], capsys)
+        assert code == 1 and "a.jpg:" in err
+        assert "output folder" in summary["inputs"][0]["error"] and "is a file" in summary["inputs"][0]["error"]
 
 
 def test_no_installed_model_is_refused(tmp_path, capsys, no_shipped_model):

@@ -238,6 +238,9 @@ def restore_one(job: Job, restorer, references: dict, matcher: ReferenceMatcher,
         pixels = out.pixels
     try:
         job.output.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"Cannot create the output folder {job.output.parent}: it, or a folder above it, "
+                        "is a file.") from None
     except OSError as exc:
         raise UserError(f"Cannot create the output folder {job.output.parent}: {exc.strerror or exc}.") from exc
     write_photo_atomic(pixels, job.output, grayscale=photo.grayscale, exif=photo.exif,
