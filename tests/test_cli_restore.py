@@ -250,3 +250,15 @@ def test_a_photo_named_twice_is_restored_once(tmp_path, model_args, capsys):
                                   *model_args], capsys)
     assert code == 0, err  # was "another input (album/x.jpg) already writes o/x.jpg", exit 1
     assert summary["restored"] == 1 and len(summary["inputs"]) == 1
+
+
+def test_a_reference_is_never_overwritten(tmp_path, model_args, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(SAMPLE, tmp_path / "me.jpg")
+    shutil.copy(SAMPLE, out / "me.jpg")  # the reference, where the output would go
+    before = (out / "me.jpg").read_bytes()
+    code, summary, err = restore([str(tmp_path / "me.jpg"), "--reference", str(out / "me.jpg"), "-o", str(out),
+                                  *model_args], capsys)
+    assert code == 1 and "would overwrite an input or a reference" in err
+    assert (out / "me.jpg").read_bytes() == before

@@ -119,7 +119,9 @@ def plan(args: argparse.Namespace) -> list[Job]:
         raise UserError("No input photos: give image files or folders, or --pairs CSV.")
     existing = [inp for inp, _, _ in entries if inp.is_file()]
     # By device and inode, so another name for an input (a link, a different case on macOS or FAT) is caught too.
-    input_files = {(st.st_dev, st.st_ino) for st in map(os.stat, existing)}
+    # A reference is the user's photo as well: an output must not replace it either.
+    references = {ref for _, _, ref in entries if ref is not None and ref.is_file()}
+    input_files = {(st.st_dev, st.st_ino) for st in map(os.stat, [*existing, *references])}
     input_folders = {inp.resolve().parent for inp in existing}
     jobs, claimed, planned = [], {}, set()
     for inp, rel, ref in entries:
@@ -135,7 +137,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
         if key in claimed:
             job.result = {"error": f"another input ({claimed[key]}) already writes {out}"}
         elif there is not None and (there.st_dev, there.st_ino) in input_files:
-            job.result = {"error": f"the output {out} would overwrite an input; choose another OUTDIR"}
+            job.result = {"error": f"the output {out} would overwrite an input or a reference; choose another OUTDIR"}
         elif there is not None and key.parent in input_folders:
             job.result = {"error": f"{out} already exists beside the photos being restored and is not replaced; "
                                    "choose another OUTDIR"}
