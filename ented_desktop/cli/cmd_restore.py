@@ -161,7 +161,9 @@ def run(args: argparse.Namespace) -> int:
     if show_bar:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), unit="photo", file=sys.stderr, dynamic_ncols=True, desc="restoring")
+        # disable=None: only on a terminal; a script reading stderr gets just one line per failed input.
+        bar = tqdm(total=len(jobs), unit="photo", file=sys.stderr, dynamic_ncols=True, desc="restoring",
+                   disable=None)
     for job in jobs:
         if not job.result:
             start = time.perf_counter()
