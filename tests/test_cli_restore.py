@@ -270,3 +270,11 @@ def test_stderr_holds_one_line_per_failed_input_when_it_is_not_a_terminal(tmp_pa
                             *model_args], capsys)
     lines = err.splitlines()  # a progress bar's carriage returns would count as lines too
     assert code == 1 and len(lines) == 1 and lines[0].startswith(f"ented: {tmp_path / 'b.jpg'}: "), lines
+
+
+def test_the_onnx_engine_takes_the_onnx_file_as_model(tmp_path, tiny_model_dir, capsys):
+    shutil.copy(SAMPLE, tmp_path / "a.jpg")
+    code, summary, err = restore([str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o"), "--engine", "onnx",
+                                  "--model", str(tiny_model_dir / "tiny.onnx"), "--device", "cpu"], capsys)
+    assert code == 0, err  # was refused: "tiny.onnx was not exported from the weights beside it"
+    assert summary["engine"] == "onnx" and summary["restored"] == 1

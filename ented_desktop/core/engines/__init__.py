@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..errors import ModelError, UserError
-from ..weights import load_generator, read_manifest, resolve_model
+from ..weights import SUFFIX, load_generator, read_manifest, resolve_model
 from .base import RestorationEngine
 
 ENGINES = ("torch", "onnx")
@@ -41,7 +41,9 @@ def load_engine(
             raise ModelError(
                 f"No ONNX export of {weights.stem} at {onnx_path}; run `ented export-onnx --model {weights}`."
             )
-        return OnnxEngine(onnx_path, device, weights_sha256=read_manifest(weights.parent).get(weights.name, ""))
+        # The export is checked against the weights beside it, also when --model names the .onnx file itself.
+        digest = read_manifest(weights.parent).get(weights.with_suffix(SUFFIX).name, "")
+        return OnnxEngine(onnx_path, device, weights_sha256=digest)
     raise UserError(f"Unknown engine {engine!r}; choose one of {', '.join(ENGINES)}.")
 
 
