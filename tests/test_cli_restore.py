@@ -278,3 +278,10 @@ def test_the_onnx_engine_takes_the_onnx_file_as_model(tmp_path, tiny_model_dir, 
                                   "--model", str(tiny_model_dir / "tiny.onnx"), "--device", "cpu"], capsys)
     assert code == 0, err  # was refused: "tiny.onnx was not exported from the weights beside it"
     assert summary["engine"] == "onnx" and summary["restored"] == 1
+
+
+def test_the_torch_engine_given_an_onnx_file_says_to_use_the_onnx_engine(tmp_path, tiny_model_dir, capsys):
+    shutil.copy(SAMPLE, tmp_path / "a.jpg")
+    code = main(["restore", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o"),
+                 "--model", str(tiny_model_dir / "tiny.onnx"), "--device", "cpu"])
+    assert code == 2 and "--engine onnx" in capsys.readouterr().err  # was "not a readable safetensors file"
