@@ -122,6 +122,22 @@ def test_unknown_album_and_empty_names(lib):
         lib.create_album("   ")
 
 
+def test_album_names_are_not_repeated(lib):
+    scans = lib.create_album("Scans")
+    with pytest.raises(UserError, match='already an album called "Scans"'):
+        lib.create_album(" scans ")
+    summer = lib.create_album("Été 1975")
+    with pytest.raises(UserError, match="already an album"):
+        lib.rename_album(scans, "ÉTÉ  1975")  # case folded beyond ASCII
+    lib.rename_album(summer, "ÉTÉ 1975")  # its own name in other letters: fine
+    with pytest.raises(UserError):
+        lib.rename_album(summer, "SCANS")
+    assert lib.free_album_name("  Scans") == "Scans (2)"
+    lib.create_album("Scans (2)")
+    assert lib.free_album_name("scans") == "scans (3)" and lib.free_album_name("Holiday") == "Holiday"
+    assert [a.name for a in lib.albums()] == ["Scans", "Scans (2)", "ÉTÉ 1975"] and lib.album(scans).name == "Scans"
+
+
 def test_stopping_an_import_keeps_what_was_done(lib, tmp_path):
     folder = tmp_path / "many"
     for i in range(6):
@@ -494,7 +510,8 @@ def test_merging_keeps_the_targets_reference_and_takes_a_model_it_lacks(lib, dro
     assert not ann_image.exists() and model.exists()  # the unused copy goes, the model file stays
     with pytest.raises(UnknownItemError):
         lib.person(ann)
-    assert lib.integrity_problems() == [] and lib.remove_leftovers() == []
+    assert lib.integrity_problems() == []
+    assert lib.remove_leftovers() == [ann_image.parent]  # only the emptied folder
 
 
 def test_merging_gives_a_target_without_reference_the_sources_face_or_image(lib, drop, tmp_path):
@@ -520,7 +537,8 @@ def test_merging_gives_a_target_without_reference_the_sources_face_or_image(lib,
     assert bob.reference_image.parent == lib.directory / "references" / str(without)
     assert bob.reference_image.read_bytes() == external.read_bytes()
     assert not old_copy.exists() and bo_model.exists()
-    assert lib.integrity_problems() == [] and lib.remove_leftovers() == []
+    assert lib.integrity_problems() == []
+    assert lib.remove_leftovers() == [old_copy.parent]  # only the emptied folder
 
 
 def test_merging_carries_over_faces_turned_down_for_the_source(lib, drop):
@@ -758,6 +776,22 @@ def test_leftovers_after_a_crash_are_removed(lib, drop):
     temp = kept.with_name(".x.png.1234.tmp")
     temp.write_bytes(b"half")
     assert sorted(lib.remove_leftovers()) == sorted([orphan, temp])
+    assert kept.exists() and lib.integrity_problems() == []
+
+
+def test_folders_emptied_by_deletions_are_removed_with_the_leftovers(lib, drop, tmp_path):
+    album = lib.create_album("a")
+    run(lib.import_paths(album, [drop]))
+    first, second = lib.photos(album)[:2]
+    gone = lib.version(lib.add_version(first.id, np.zeros((4, 4, 3), np.uint8), model="m")).path
+    kept = lib.version(lib.add_version(second.id, np.zeros((4, 4, 3), np.uint8), model="m")).path
+    lib.delete_version(lib.versions(first.id)[0].id)
+    ann = lib.create_person("Ann")
+    image = lib.set_reference_image(ann, jpeg(tmp_path / "outside" / "ann.jpg"))
+    lib.delete_person(ann)
+    assert gone.parent.is_dir() and image.parent.is_dir()  # left while a restore could still write there
+    assert sorted(lib.remove_leftovers()) == sorted([gone.parent, image.parent])
+    assert not gone.parent.exists() and not image.parent.exists()
     assert kept.exists() and lib.integrity_problems() == []
 
 

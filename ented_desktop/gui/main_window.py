@@ -842,7 +842,7 @@ class MainWindow(QMainWindow):
             return
         try:
             if album_id is None:
-                album_id = self.library.create_album(album_name_for(paths))
+                album_id = self.library.create_album(self.library.free_album_name(album_name_for(paths)))
         except UserError as exc:
             self._warn(str(exc))
             return
@@ -1019,7 +1019,7 @@ class MainWindow(QMainWindow):
         except UnknownItemError as exc:
             self._album_gone(str(exc))
             return
-        except UserError as exc:  # an empty name
+        except UserError as exc:  # an empty name, or another album's
             self._warn(str(exc))
             return
         self.refresh_albums()

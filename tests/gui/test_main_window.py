@@ -103,6 +103,17 @@ def test_dropping_a_bad_folder_imports_the_good_photos_and_lists_the_rest(qtbot,
     assert all(len(library.faces_of_photo(p.id)) == 1 for p in library.photos())
 
 
+def test_a_dropped_folder_named_like_an_album_gets_an_album_of_its_own(qtbot, setup, tmp_path):
+    window, library, _ = setup
+    for parent in ("mum", "dad"):
+        (tmp_path / parent).mkdir()
+        import_shades(qtbot, window, library, tmp_path / parent / "Scans", {f"{parent}.png": 200})
+    albums = {a.name: a.id for a in library.albums()}
+    assert list(albums) == ["Scans", "Scans (2)"]
+    assert [p.path.name for p in library.photos(albums["Scans (2)"])] == ["dad.png"]
+    assert window.current_album == albums["Scans (2)"]
+
+
 def test_name_suggest_reference_restore_compare(qtbot, setup, tmp_path, monkeypatch):
     window, library, loader = setup
     folder = tmp_path / "family"
@@ -551,14 +562,17 @@ def test_renaming_an_album_and_its_cancel_and_failure_paths(qtbot, setup, tmp_pa
     family = window.current_album
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warnings.append(text))
-    answers = iter([("Summer  1975 ", True), ("ignored", False), ("   ", True)])
+    answers = iter([("Summer  1975 ", True), ("ignored", False), ("   ", True), ("BEST", True)])
     monkeypatch.setattr(main_window_module.QInputDialog, "getText", lambda *a, **k: next(answers))
     window.rename_album()
     assert library.album(family).name == "Summer 1975" and "Summer 1975 (3)" in album_names(window)
     assert window.albums.currentItem().text() == "Summer 1975 (3)" and window.current_album == family
     window.rename_album()  # cancelled
     window.rename_album()  # an empty name
-    assert library.album(family).name == "Summer 1975" and warnings == ["An album needs a name."]
+    window.rename_album()  # the other album's name
+    assert library.album(family).name == "Summer 1975"
+    assert warnings == ["An album needs a name.",
+                        'There is already an album called "best"; choose another name.']
     library.delete_album(family)  # gone behind the window's back
     window.rename_album()
     assert warnings[-1] == "That album is no longer in the library."
@@ -567,7 +581,7 @@ def test_renaming_an_album_and_its_cancel_and_failure_paths(qtbot, setup, tmp_pa
     window.albums.setCurrentRow(1)
     library.delete_album(best)
     window.delete_album()
-    qtbot.waitUntil(lambda: len(warnings) == 3, timeout=5000)
+    qtbot.waitUntil(lambda: len(warnings) == 4, timeout=5000)
     assert warnings[-1] == "Nothing was removed: That album is no longer in the library."
     assert window.current_album == main_window_module.ALL_PHOTOS and album_names(window) == ["All photos (0)"]
 
@@ -705,8 +719,8 @@ def test_removing_a_photo_that_is_queued_for_restoring(qtbot, setup, tmp_path, m
     assert len(library.versions(b.id)) == 2 and not (library.directory / "versions" / str(a.id)).exists()
 
 
-def test_a_new_photo_given_a_removed_photos_id_gets_its_faces_found(qtbot, setup, tmp_path, monkeypatch):
-    """SQLite gives the id of the newest photo, once deleted, to the next one imported."""
+def test_a_photo_imported_after_the_newest_was_removed_gets_its_faces_found(qtbot, setup, tmp_path, monkeypatch):
+    """Before schema version 5 SQLite gave the removed photo's id to the next one, whose faces went unlooked for."""
     window, library, _ = setup
     first, second = import_and_restore_first(qtbot, window, library, tmp_path / "old", {"a.png": 200, "b.png": 60})
     window.grid.setCurrentIndex(window.thumbnails.index(window.thumbnails.row_of(second.id)))
@@ -718,7 +732,7 @@ def test_a_new_photo_given_a_removed_photos_id_gets_its_faces_found(qtbot, setup
     make_photo(folder / "n.png", 120)
     import_folder(qtbot, window, folder)
     new = next(p for p in library.photos() if p.path.name == "n.png")
-    assert new.id == second.id and len(library.faces_of_photo(new.id)) == 1
+    assert new.id > second.id and len(library.faces_of_photo(new.id)) == 1
 
 
 def answer_removals(monkeypatch, *answers):

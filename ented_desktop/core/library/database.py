@@ -311,15 +311,37 @@ class Library:
     # --- albums -------------------------------------------------------------------------------------
 
     def create_album(self, name: str) -> int:
+        """A new album; a name another album has (but for case and spaces) is refused: the two could not be told
+        apart in the album list."""
         name = self._clean_name(name, "An album")
         with self._write() as conn:
+            self._refuse_taken_album_name(conn, name, None)
             return int(
                 conn.execute("INSERT INTO albums (name, created) VALUES (?, ?)", (name, _now())).lastrowid
             )
 
+    def free_album_name(self, name: str) -> str:
+        """``name``, else the first of ``name (2)``, ``name (3)``… no album has: for an album named after a
+        dropped folder, whose name another album may have."""
+        name = self._clean_name(name, "An album")
+        taken = {r["name"].casefold() for r in self._conn().execute("SELECT name FROM albums")}
+        free, n = name, 1
+        while free.casefold() in taken:
+            n += 1
+            free = f"{name} ({n})"
+        return free
+
+    @staticmethod
+    def _refuse_taken_album_name(conn: sqlite3.Connection, name: str, album_id: int | None) -> None:
+        # casefold in Python: SQLite's lower() and NOCASE fold only ASCII letters.
+        for r in conn.execute("SELECT id, name FROM albums"):
+            if r["id"] != album_id and r["name"].casefold() == name.casefold():
+                raise UserError(f'There is already an album called "{r["name"]}"; choose another name.')
+
     def rename_album(self, album_id: int, name: str) -> None:
         name = self._clean_name(name, "An album")
         with self._write() as conn:
+            self._refuse_taken_album_name(conn, name, album_id)
             if conn.execute("UPDATE albums SET name = ? WHERE id = ?", (name, album_id)).rowcount == 0:
                 raise UnknownItemError("That album is no longer in the library.")
 
@@ -643,7 +665,7 @@ class Library:
 
     def version_thumbnail_path(self, version_id: int, size: int) -> Path:
         version = self.version(version_id)
-        # Keyed by the file, whose name is never reused (a row id can be, after a deletion).
+        # Keyed by the file, whose name is unique across libraries, unlike a version id.
         key = hashlib.blake2b(self._rel(version.path).encode(), digest_size=16).hexdigest()
         return self.thumbnails.get(version.path, key, size)
 
@@ -1180,7 +1202,7 @@ class Library:
         write_photo_atomic(pixels, dest, grayscale=grayscale, exif=exif, icc_profile=icc_profile)
         try:
             with self._write() as conn:
-                # The photo may have left the library while the file was written, and its id been reused.
+                # The photo may have left the library, or its file been replaced, while the file was written.
                 row = conn.execute("SELECT path, content_hash FROM photos WHERE id = ?", (photo_id,)).fetchone()
                 if row is None or (Path(row["path"]), row["content_hash"]) != (photo.path, photo.content_hash):
                     raise UnknownItemError("That photo is no longer in the library.")
@@ -1407,7 +1429,8 @@ class Library:
 
     def remove_leftovers(self) -> list[Path]:
         """Delete what an interrupted write can leave in the library folder: temporary files and
-        version or reference files no row points to. Call it before starting background work."""
+        version or reference files no row points to, and the folders of photos and people that have none left.
+        Call it before starting background work: a restore could be writing into such a folder."""
         conn = self._conn()
         known = {r["file"] for r in conn.execute("SELECT file FROM versions")}
         known |= {
@@ -1423,6 +1446,13 @@ class Library:
                 if path.is_file() and self._rel(path) not in known:  # temporary files are never known
                     path.unlink(missing_ok=True)
                     removed.append(path)
+            for folder in base.iterdir():
+                if folder.is_dir() and not any(folder.iterdir()):
+                    try:
+                        folder.rmdir()
+                    except OSError:  # in use elsewhere (a shell's current folder on Windows): next time
+                        continue
+                    removed.append(folder)
         return removed
 
     def integrity_problems(self) -> list[str]:
