@@ -665,7 +665,7 @@ class Library:
 
     def version_thumbnail_path(self, version_id: int, size: int) -> Path:
         version = self.version(version_id)
-        # Keyed by the file, whose name is unique across libraries, unlike a version id.
+        # Keyed by the file, whose name has a random part: libraries made before schema version 5 reuse ids.
         key = hashlib.blake2b(self._rel(version.path).encode(), digest_size=16).hexdigest()
         return self.thumbnails.get(version.path, key, size)
 
