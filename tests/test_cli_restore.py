@@ -285,3 +285,12 @@ def test_the_torch_engine_given_an_onnx_file_says_to_use_the_onnx_engine(tmp_pat
     code = main(["restore", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o"),
                  "--model", str(tiny_model_dir / "tiny.onnx"), "--device", "cpu"])
     assert code == 2 and "--engine onnx" in capsys.readouterr().err  # was "not a readable safetensors file"
+
+
+def test_json_counts_the_faces_found_when_none_could_be_restored(tmp_path, model_args, capsys):
+    Image.open(SAMPLE).resize((64, 64), Image.Resampling.LANCZOS).save(tmp_path / "small.png")  # a ~20 px face
+    code, summary, err = restore([str(tmp_path / "small.png"), "-o", str(tmp_path / "o"), *model_args], capsys)
+    row = summary["inputs"][0]
+    assert code == 1 and "too small" in row["error"] and row["output"] is None
+    assert row["faces_found"] == 1 and row["faces_restored"] == 0  # faces_found said 0
+    assert not (tmp_path / "o" / "small.png").exists()

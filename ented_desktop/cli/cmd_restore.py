@@ -237,8 +237,9 @@ def restore_one(job: Job, restorer, references: dict, matcher: ReferenceMatcher,
         reports = [f.to_dict() for f in out.faces]
         result = {"faces_found": len(faces), "faces_restored": out.restored_count,
                   "reference_used": [f.reference for f in out.faces], "faces": reports}
-        if out.restored_count == 0:
-            raise UserError(f"no face could be restored ({'; '.join(f.reason for f in out.faces)})")
+        if out.restored_count == 0:  # a failure that still reports the faces it found
+            result["error"] = f"no face could be restored ({'; '.join(f.reason for f in out.faces)})"
+            return result
         pixels = out.pixels
     try:
         job.output.parent.mkdir(parents=True, exist_ok=True)
