@@ -32,7 +32,7 @@ def load_engine(
 
         if weights.suffix == ".onnx":
             raise ModelError(f"{weights.name} is an ONNX export: restore with --engine onnx, or give its "
-                            f"{weights.with_suffix(SUFFIX).name} weights.")
+                             f"{weights.with_suffix(SUFFIX).name} weights.")
         generator, info = load_generator(weights)
         require_trained(info, weights)
         return TorchEngine(generator, weights.stem, device)
