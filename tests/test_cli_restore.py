@@ -294,3 +294,11 @@ def test_json_counts_the_faces_found_when_none_could_be_restored(tmp_path, model
     assert code == 1 and "too small" in row["error"] and row["output"] is None
     assert row["faces_found"] == 1 and row["faces_restored"] == 0  # faces_found said 0
     assert not (tmp_path / "o" / "small.png").exists()
+
+
+def test_aligned_with_a_reference_that_is_not_a_square_crop_is_a_usage_error(tmp_path, model_args, capsys):
+    Image.fromarray(sample_rgb()[100:300, 150:350]).save(tmp_path / "face.png")
+    Image.fromarray(sample_rgb()[100:300, 150:400]).save(tmp_path / "ref.png")
+    code, summary, err = restore([str(tmp_path / "face.png"), "--aligned", "--reference", str(tmp_path / "ref.png"),
+                                  "-o", str(tmp_path / "o"), *model_args], capsys)
+    assert code == 2 and summary is None and "square" in err

@@ -208,10 +208,13 @@ def _json_row(job: Job) -> dict:
 def load_reference(path: Path, restorer, aligned: bool) -> np.ndarray:
     """The reference as the network takes it: the file's pixels for --aligned, else its largest face, aligned."""
     from ented_desktop.core.imageio import read_photo
-    from ented_desktop.core.pipeline import prepare_reference
+    from ented_desktop.core.pipeline import prepare_reference, reference_crop
 
     pixels = read_photo(path).pixels
-    return pixels if aligned else prepare_reference(pixels, restorer.detector, restorer.resolution)
+    if aligned:
+        reference_crop(pixels, restorer.resolution)  # refuses a crop that is not square now, not once per input
+        return pixels
+    return prepare_reference(pixels, restorer.detector, restorer.resolution)
 
 
 def restore_one(job: Job, restorer, references: dict, matcher: ReferenceMatcher, aligned: bool) -> dict:
