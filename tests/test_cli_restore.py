@@ -115,6 +115,27 @@ def test_folder_walks_skip_hidden_files_and_their_own_outdir(tmp_path, model_arg
     assert (album / "restored" / "x.jpg").read_bytes() == first
 
 
+def test_only_an_unchanged_output_of_an_earlier_run_is_replaced(tmp_path, model_args, capsys):
+    album = tmp_path / "album"
+    (album / "1952").mkdir(parents=True)
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        shutil.copy(SAMPLE, album / name)
+    Image.open(SAMPLE).rotate(90).save(album / "1952" / "a.jpg")  # the user's photo, where OUTDIR is chosen
+    kept = (album / "1952" / "a.jpg").read_bytes()
+    args = [str(album), "-o", str(album / "1952"), *model_args]
+    code, summary, err = restore(args, capsys)
+    assert code == 1 and summary["restored"] == 2
+    assert "1952/a.jpg already exists and is not an unchanged output of an earlier ented restore" in err
+    assert (album / "1952" / "a.jpg").read_bytes() == kept
+    (album / "1952" / "c.jpg").write_bytes(SAMPLE.read_bytes())  # the user replaced an output since
+    code, summary, err = restore(args, capsys)
+    assert code == 1 and [row["input"] for row in summary["inputs"] if "error" not in row] == [str(album / "b.jpg")]
+    assert (album / "1952" / "a.jpg").read_bytes() == kept and (album / "1952" / "c.jpg").read_bytes() == \
+        SAMPLE.read_bytes()
+    log = json.loads((album / "1952" / ".ented-restore.json").read_text())
+    assert sorted(log["files"]) == ["b.jpg", "c.jpg"]
+
+
 def _bad_inputs(folder: Path) -> dict[str, Path]:
     rgb = sample_rgb()
     files = {}
@@ -173,9 +194,9 @@ def test_bad_inputs_fail_clearly_and_the_batch_goes_on(tmp_path, model_args, cap
     assert deep.mode.startswith("I") and np.asarray(deep).max() > 255  # still 16-bit
     rotated = Image.open(out / "rotated.jpg")
     assert rotated.size == (512, 512) and rotated.getexif().get(0x0112, 1) == 1
-    # Nothing half-written: only finished outputs, no temporary files.
+    # Nothing half-written: only finished outputs and the log of them, no temporary files.
     written = sorted(p.name for p in out.rglob("*") if p.is_file())
-    assert not [n for n in written if n.startswith(".") or n.endswith(".tmp")]
+    assert not [n for n in written if n.startswith(".") and n != ".ented-restore.json" or n.endswith(".tmp")]
     assert "zero.jpg" not in written and "zero.png" not in written
 
 

@@ -2,8 +2,8 @@
 [--device auto|cpu|cuda] [--model NAME_OR_PATH] [--json]`
 
 Outputs keep the input's stem (inside OUTDIR, mirroring sub-folders of folder inputs), are PNG unless the input
-is JPEG, keep the input's size, EXIF and ICC, and are written atomically. An input is never overwritten, nor an
-existing file in a folder that holds inputs (outputs of an earlier run in OUTDIR are replaced). Exit
+is JPEG, keep the input's size, EXIF and ICC, and are written atomically. No existing file is overwritten except
+an output of an earlier run into the same OUTDIR, unchanged since (listed in OUTDIR/.ented-restore.json). Exit
 status 0 when every input was restored, 1 otherwise (one line per failed input on stderr), 2 for usage errors.
 """
 
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ented_desktop.cli.restore_outputs import WrittenOutputs
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.face.detect import DETECTORS
 
@@ -32,6 +33,7 @@ class Job:
     output: Path
     reference: Path | None
     result: dict = field(default_factory=dict)
+    replace: bool = False  # the output exists and is an earlier run's: replace it
 
 
 def register(sub: argparse._SubParsersAction, name: str) -> None:
@@ -108,7 +110,7 @@ def _locate(name: str, base: Path) -> Path:
     return base / path
 
 
-def plan(args: argparse.Namespace) -> list[Job]:
+def plan(args: argparse.Namespace, outputs: WrittenOutputs) -> list[Job]:
     from ented_desktop.core.imageio import output_path_for
 
     entries: list[tuple[Path, Path, Path | None]] = []
@@ -141,8 +143,13 @@ def plan(args: argparse.Namespace) -> list[Job]:
         elif there is not None and key.parent in input_folders:
             job.result = {"error": f"{out} already exists beside the photos being restored and is not replaced; "
                                    "choose another OUTDIR"}
+        elif there is not None and not outputs.replaceable(out):
+            job.result = {"error": f"{out} already exists and is not an unchanged output of an earlier "
+                                   "ented restore into this folder, so it is not replaced; choose another OUTDIR "
+                                   "or move that file"}
         else:
             claimed[key] = inp
+            job.replace = there is not None
         jobs.append(job)
     return jobs
 
@@ -150,7 +157,8 @@ def plan(args: argparse.Namespace) -> list[Job]:
 def run(args: argparse.Namespace) -> int:
     from ented_desktop.core.pipeline import load_restorer
 
-    jobs = plan(args)
+    outputs = WrittenOutputs(args.outdir)
+    jobs = plan(args, outputs)
     restorer = load_restorer(args.model, args.engine, args.device, args.model_dir, args.detector)
     matcher = ReferenceMatcher()
     references: dict[Path, np.ndarray] = {}
@@ -169,6 +177,8 @@ def run(args: argparse.Namespace) -> int:
             start = time.perf_counter()
             try:
                 job.result = restore_one(job, restorer, references, matcher, args.aligned)
+                if "error" not in job.result:
+                    outputs.record(job.output)
             except UserError as exc:
                 job.result = {"error": str(exc)}
             except MemoryError:
@@ -252,7 +262,7 @@ def restore_one(job: Job, restorer, references: dict, matcher: ReferenceMatcher,
     except OSError as exc:
         raise UserError(f"Cannot create the output folder {job.output.parent}: {exc.strerror or exc}.") from exc
     write_photo_atomic(pixels, job.output, grayscale=photo.grayscale, exif=photo.exif,
-                       icc_profile=photo.icc_profile, overwrite=True)
+                       icc_profile=photo.icc_profile, overwrite=job.replace)
     return result
 
 
