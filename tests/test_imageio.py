@@ -263,6 +263,15 @@ def test_max_pixels_is_checked_from_the_header(tmp_path: Path) -> None:
     assert read_photo(path, max_pixels=5000).size == (100, 50)
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("name", ["big.tif", "big.png"])
+def test_a_photo_within_max_pixels_reads_without_pillows_size_warning(tmp_path: Path, monkeypatch, name) -> None:
+    # Above Pillow's warning threshold, below MAX_PIXELS: a TIFF warned again while decoding, on stderr.
+    path = save_pillow(tmp_path / name, Image.new("RGB", (100, 50)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4000)
+    assert read_photo(path).size == (100, 50)
+
+
 # --- colour modes and bit depths --------------------------------------------------------------------
 
 

@@ -349,7 +349,10 @@ def read_photo(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Ph
         raise _read_error(path, "permission denied") from None
     except OSError as exc:
         raise _read_error(path, exc.strerror or str(exc)) from None
-    with f:
+    # max_pixels is the limit: Pillow's lower warning threshold (checked when a file is opened, and again
+    # when a TIFF is decoded) would only print noise.
+    with f, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         return _read_open_file(f, path, max_pixels)
 
 
@@ -357,9 +360,7 @@ def _read_open_file(f: io.BufferedReader, path: Path, max_pixels: int) -> Photo:
     pillow_limit = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else max_pixels
     too_large = f"it is larger than the {min(max_pixels, pillow_limit) / 1e6:g}-megapixel limit"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(f, formats=_READ_FORMATS)
+        im = Image.open(f, formats=_READ_FORMATS)
     except Image.DecompressionBombError:
         raise _read_error(path, too_large) from None
     except UnidentifiedImageError:
