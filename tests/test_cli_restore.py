@@ -3,11 +3,12 @@
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from ented_desktop.cli.main import main
 from ented_desktop.core.paths import resources_dir
@@ -323,3 +324,33 @@ def test_aligned_with_a_reference_that_is_not_a_square_crop_is_a_usage_error(tmp
     code, summary, err = restore([str(tmp_path / "face.png"), "--aligned", "--reference", str(tmp_path / "ref.png"),
                                   "-o", str(tmp_path / "o"), *model_args], capsys)
     assert code == 2 and summary is None and "square" in err
+
+
+def tiff_with_a_metadata_warning(path: Path) -> None:
+    """The sample as a TIFF whose Compression tag has two values, for which Pillow warns and reads on."""
+    Image.open(SAMPLE).save(path)
+    data = bytearray(path.read_bytes())
+    ifd = int.from_bytes(data[4:8], "little")
+    for entry in range(ifd + 2, ifd + 2 + 12 * int.from_bytes(data[ifd:ifd + 2], "little"), 12):
+        if int.from_bytes(data[entry:entry + 2], "little") == 259:
+            data[entry + 4:entry + 8] = (2).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+
+def test_notes_on_a_restored_photos_metadata_go_in_its_json_row_not_stderr(tmp_path, model_args, capsys, caplog):
+    Image.open(SAMPLE).save(tmp_path / "exif.jpg", exif=b"Exif\x00\x00not a TIFF structure")
+    gray_profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    gray_profile[16:20] = b"GRAY"  # a grayscale profile on a colour photo cannot be embedded in its output
+    Image.open(SAMPLE).save(tmp_path / "icc.jpg", icc_profile=bytes(gray_profile))
+    tiff_with_a_metadata_warning(tmp_path / "tags.tif")
+    shutil.copy(SAMPLE, tmp_path / "plain.jpg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning that escapes would be printed on stderr
+        code, summary, err = restore([str(tmp_path / n) for n in ("exif.jpg", "icc.jpg", "tags.tif", "plain.jpg")]
+                                     + ["-o", str(tmp_path / "o"), *model_args], capsys)
+    assert code == 0 and err == "" and not caplog.records  # stderr and logging are for failed inputs only
+    notes = {Path(r["input"]).name: r["notes"] for r in summary["inputs"]}
+    assert len(notes["exif.jpg"]) == 1 and "EXIF" in notes["exif.jpg"][0]
+    assert len(notes["icc.jpg"]) == 1 and "ICC profile" in notes["icc.jpg"][0]
+    assert len(notes["tags.tif"]) == 1 and "tag 259" in notes["tags.tif"][0]
+    assert notes["plain.jpg"] == []

@@ -10,11 +10,15 @@ status 0 when every input was restored, 1 otherwise (one line per failed input o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
+import logging
 import os
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
     matcher = ReferenceMatcher()
     references: dict[Path, np.ndarray] = {}
     if args.reference is not None:  # one reference for the whole run: if it is unusable, that is a usage error
-        references[args.reference] = load_reference(args.reference, restorer, args.aligned)
+        with collect_notes():  # only the reference's pixels are used, so notes on its metadata do not matter
+            references[args.reference] = load_reference(args.reference, restorer, args.aligned)
     show_bar = len(jobs) > 1
     bar = None
     if show_bar:
@@ -207,7 +212,8 @@ def _json_row(job: Job) -> dict:
     row = {"input": str(job.input), "output": str(job.output) if "error" not in r else None,
            "reference": str(job.reference) if job.reference else None,
            "faces_found": r.get("faces_found", 0), "faces_restored": r.get("faces_restored", 0),
-           "reference_used": r.get("reference_used", []), "seconds": r.get("seconds", 0.0)}
+           "reference_used": r.get("reference_used", []), "seconds": r.get("seconds", 0.0),
+           "notes": r.get("notes", [])}
     if "error" in r:
         row["error"] = r["error"]
     if "faces" in r:
@@ -227,15 +233,48 @@ def load_reference(path: Path, restorer, aligned: bool) -> np.ndarray:
     return prepare_reference(pixels, restorer.detector, restorer.resolution)
 
 
+class _NoteList(logging.Handler):
+    def __init__(self, notes: list[str]) -> None:
+        super().__init__()
+        self.notes = notes
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.notes.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def collect_notes() -> Iterator[list[str]]:
+    """What reading, restoring and writing a photo reports without failing it (EXIF or an ICC profile left out,
+    Pillow's warnings about odd metadata), collected for the photo's --json row: stderr is for failed inputs."""
+    notes: list[str] = []
+    handler = _NoteList(notes)
+    logger = logging.getLogger("ented_desktop")
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False  # nor to a handler on the root logger
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield notes
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+        notes.extend(str(w.message) for w in caught)
+
+
 def restore_one(job: Job, restorer, references: dict, matcher: ReferenceMatcher, aligned: bool) -> dict:
+    if job.reference is not None and job.reference not in references:
+        with collect_notes():  # only the reference's pixels are used, so notes on its metadata do not matter
+            references[job.reference] = load_reference(job.reference, restorer, aligned)
+    with collect_notes() as notes:
+        result = _restore_photo(job, restorer, references.get(job.reference), matcher, aligned)
+    result["notes"] = list(dict.fromkeys(notes))  # each note once, however often it was reported
+    return result
+
+
+def _restore_photo(job: Job, restorer, ref: np.ndarray | None, matcher: ReferenceMatcher, aligned: bool) -> dict:
     from ented_desktop.core.imageio import read_photo, write_photo_atomic
 
     photo = read_photo(job.input)
-    ref = None
-    if job.reference is not None:
-        if job.reference not in references:
-            references[job.reference] = load_reference(job.reference, restorer, aligned)
-        ref = references[job.reference]
     if aligned:
         pixels = restorer.restore_aligned(photo.pixels, ref, grayscale=photo.grayscale)
         result = {"faces_found": 1, "faces_restored": 1, "reference_used": ["self" if ref is None else "person"]}
