@@ -299,7 +299,7 @@ def test_the_onnx_engine_takes_the_onnx_file_as_model(tmp_path, tiny_model_dir, 
     code, summary, err = restore([str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o"), "--engine", "onnx",
                                   "--model", str(tiny_model_dir / "tiny.onnx"), "--device", "cpu"], capsys)
     assert code == 0, err  # was refused: "tiny.onnx was not exported from the weights beside it"
-    assert summary["engine"] == "onnx" and summary["restored"] == 1
+    assert summary["engine"] == "onnx" and summary["restored"] == 1 and summary["device"] == "cpu"
 
 
 def test_the_torch_engine_given_an_onnx_file_says_to_use_the_onnx_engine(tmp_path, tiny_model_dir, capsys):

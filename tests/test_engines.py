@@ -29,6 +29,11 @@ def test_torch_and_onnx_agree(tiny_model_dir):
     assert np.abs(torch_out - onnx_out).max() < 1e-3
 
 
+def test_both_engines_name_the_device_alike(tiny_model_dir):
+    devices = {name: load_engine(tiny_model_dir / "tiny.safetensors", name, "cpu").device for name in ("torch", "onnx")}
+    assert devices == {"torch": "cpu", "onnx": "cpu"}  # ONNX said "CPUExecutionProvider"
+
+
 def test_a_device_out_of_memory_is_a_memory_error(tiny_model_dir, monkeypatch):
     """As a GPU running out of memory reports it: callers catch MemoryError, not torch's RuntimeError subclass."""
     engine = load_engine(tiny_model_dir / "tiny.safetensors", "torch", "cpu")

@@ -9,7 +9,7 @@ import numpy as np
 
 class RestorationEngine(Protocol):
     name: str            # "torch" or "onnx"
-    device: str          # where it runs, e.g. "cpu", "cuda:0", "CUDAExecutionProvider"
+    device: str          # where it runs: "cpu" or "cuda" (torch also "cuda:N" or "mps")
     resolution: int      # the model's face size R
     model_name: str
 

@@ -46,7 +46,8 @@ class OnnxEngine:
                              f"it is an older export); run `ented export-onnx --model {weights}`.")
         self.resolution = int(meta["resolution"])
         self.model_name = meta.get("ented_model", path.stem)
-        self.device = self.session.get_providers()[0]
+        # Named as the torch engine and --device name it, not by ONNX Runtime's provider.
+        self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
 
     def restore(self, lq: np.ndarray, ref: np.ndarray) -> np.ndarray:
         check_batch(lq, ref, self.resolution)
