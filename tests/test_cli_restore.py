@@ -10,8 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from ented_desktop.cli.cmd_restore import ReferenceMatcher
 from ented_desktop.cli.main import main
+from ented_desktop.core.face.align import template_for
+from ented_desktop.core.face.detect import Face
 from ented_desktop.core.paths import resources_dir
+from ented_desktop.core.pipeline import MIN_FACE
 from tests.test_imageio import huge_bmp
 
 SAMPLE = resources_dir() / "samples" / "astronaut.jpg"
@@ -354,3 +358,30 @@ def test_notes_on_a_restored_photos_metadata_go_in_its_json_row_not_stderr(tmp_p
     assert len(notes["icc.jpg"]) == 1 and "ICC profile" in notes["icc.jpg"][0]
     assert len(notes["tags.tif"]) == 1 and "tag 259" in notes["tags.tif"][0]
     assert notes["plain.jpg"] == []
+
+
+class _EmbedsBySize:
+    """A stand-in identity model: a face's embedding is its size, the reference's is 20, as a 20 px face's."""
+
+    def embed(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        return np.float32([Face(box=(0, 0, 1, 1), landmarks=landmarks, score=1.0).size])
+
+    def embed_aligned(self, crop: np.ndarray) -> np.ndarray:
+        return np.float32([20.0])
+
+
+def face_of_size(size: float, x: float) -> Face:
+    return Face(box=(x, 0, x + size, size), landmarks=template_for(512) * (size / 512) + np.float32([x, 0]),
+                score=1.0)
+
+
+def test_the_reference_goes_to_a_face_that_will_be_restored():
+    matcher = ReferenceMatcher()
+    matcher._tried, matcher._embedder = True, _EmbedsBySize()  # as when the identity model is installed
+    photo, reference = np.zeros((300, 900, 3), np.uint8), np.zeros((64, 64, 3), np.uint8)
+    big, other, tiny = face_of_size(200, 0), face_of_size(100, 300), face_of_size(20, 500)
+    assert tiny.size < MIN_FACE <= other.size
+    # The tiny face looks most like the reference, but is too small to restore: the closest restorable one gets it.
+    assert matcher.face_for(photo, [big, other, tiny], reference) == 1  # was 2, and the reference went unused
+    # No face will be restored: the closest of all, as before.
+    assert matcher.face_for(photo, [face_of_size(25, 0), tiny], reference) == 1

@@ -306,8 +306,9 @@ def _restore_photo(job: Job, restorer, ref: np.ndarray | None, matcher: Referenc
 
 
 class ReferenceMatcher:
-    """Which face of a photo a reference belongs to: the only face; else the face closest in identity to the
-    reference (offline dlib embedding) when that model is installed; else the largest face."""
+    """Which face of a photo a reference belongs to, among the faces large enough to be restored (all faces when
+    none is): the only one; else the one closest in identity to the reference (offline dlib embedding) when that
+    model is installed; else the first, the largest."""
 
     def __init__(self) -> None:
         self._embedder = None
@@ -325,12 +326,16 @@ class ReferenceMatcher:
         return self._embedder
 
     def face_for(self, pixels: np.ndarray, faces: list, reference: np.ndarray) -> int:
-        if len(faces) == 1 or self._get() is None:
-            return 0
+        from ented_desktop.core.pipeline import MIN_FACE
+
+        # A face too small to restore is left as it is: given the reference, it would leave it unused.
+        candidates = [i for i, f in enumerate(faces) if f.size >= MIN_FACE] or list(range(len(faces)))
+        if len(candidates) == 1 or self._get() is None:
+            return candidates[0]
         from ented_desktop.core.identity import identity_distance
         from ented_desktop.core.imageio import to_uint8
 
         image = to_uint8(pixels)
         ref_emb = self._embedder.embed_aligned(to_uint8(reference))
-        dists = [identity_distance(self._embedder.embed(image, f.landmarks), ref_emb) for f in faces]
-        return int(np.argmin(dists))
+        dists = [identity_distance(self._embedder.embed(image, faces[i].landmarks), ref_emb) for i in candidates]
+        return candidates[int(np.argmin(dists))]
