@@ -385,3 +385,15 @@ def test_the_reference_goes_to_a_face_that_will_be_restored():
     assert matcher.face_for(photo, [big, other, tiny], reference) == 1  # was 2, and the reference went unused
     # No face will be restored: the closest of all, as before.
     assert matcher.face_for(photo, [face_of_size(25, 0), tiny], reference) == 1
+
+
+def test_jfif_and_jpe_files_are_jpegs_like_jpg(tmp_path, model_args, capsys):
+    album = tmp_path / "album"
+    album.mkdir()
+    shutil.copy(SAMPLE, album / "a.jfif")
+    shutil.copy(SAMPLE, tmp_path / "b.JPE")
+    code, summary, err = restore([str(album), str(tmp_path / "b.JPE"), "-o", str(tmp_path / "o"), *model_args],
+                                 capsys)
+    assert code == 0 and summary["restored"] == 2, err  # the folder walk skipped a.jfif
+    for name in ("a.jfif", "b.JPE"):  # b.JPE, given by name, became b.png
+        assert Image.open(tmp_path / "o" / name).format == "JPEG"

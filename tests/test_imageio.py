@@ -570,6 +570,8 @@ def test_output_path_for_naming() -> None:
     assert output_path_for("in/Photo.JPG", out) == out / "Photo.JPG"
     assert output_path_for("in/photo.jpeg", out) == out / "photo.jpeg"
     assert output_path_for("in/photo.Jpeg", out) == out / "photo.Jpeg"
+    assert output_path_for("in/photo.jfif", out) == out / "photo.jfif"
+    assert output_path_for("in/photo.JPE", out) == out / "photo.JPE"
     assert output_path_for("in/scan.tiff", out) == out / "scan.png"
     assert output_path_for("in/scan.PNG", out) == out / "scan.png"
     assert output_path_for("in/scan.webp", out) == out / "scan.png"
@@ -676,7 +678,7 @@ def test_missing_output_folder(tmp_path: Path) -> None:
 
 
 def test_unsupported_output_suffix(tmp_path: Path) -> None:
-    with pytest.raises(ImageWriteError, match=r"only \.jpg, \.jpeg and \.png"):
+    with pytest.raises(ImageWriteError, match=r"only JPEG \(\.jpg, \.jpeg, \.jpe, \.jfif\) and PNG \(\.png\)"):
         write_photo_atomic(np.zeros((4, 4, 3), np.uint8), tmp_path / "out.tif")
     no_leftovers(tmp_path, set())
 

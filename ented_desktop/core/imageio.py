@@ -36,12 +36,13 @@ _log = logging.getLogger(__name__)
 # user sees our message rather than Pillow's.
 MAX_PIXELS: int = 150_000_000
 
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"})
+# .jpe and .jfif are JPEG too (Windows saves photos from the web as .jfif).
+_JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
+SUPPORTED_SUFFIXES: frozenset[str] = _JPEG_SUFFIXES | {".png", ".tif", ".tiff", ".webp", ".bmp"}
 
 # Restricting Pillow's plugins keeps it away from formats that shell out (EPS runs Ghostscript). Camera
 # JPEGs with a multi-picture index open through the JPEG plugin as format "MPO", reported here as "JPEG".
 _READ_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "BMP")
-_JPEG_SUFFIXES = frozenset({".jpg", ".jpeg"})
 _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "PA", "LA", "La"})
 
@@ -561,7 +562,7 @@ def write_photo_atomic(
     jpeg_quality: int = 95,
     overwrite: bool = False,
 ) -> Path:
-    """Write H x W x 3 uint8/uint16 RGB ``pixels`` to a .jpg/.jpeg or .png file, atomically.
+    """Write H x W x 3 uint8/uint16 RGB ``pixels`` to a JPEG (.jpg, .jpeg, .jpe, .jfif) or .png file, atomically.
 
     JPEG is 8-bit (uint16 is rounded), with 4:4:4 chroma at ``jpeg_quality`` >= 90. PNG keeps uint16 as
     16-bit. ``grayscale`` writes one channel, the Rec. 601 luma. EXIF and ICC are embedded in both formats;
@@ -582,7 +583,8 @@ def write_photo_atomic(
     elif suffix == ".png":
         kind = "PNG"
     else:
-        raise ImageWriteError(f'Cannot write "{path}": only .jpg, .jpeg and .png files can be written.')
+        raise ImageWriteError(f'Cannot write "{path}": only JPEG (.jpg, .jpeg, .jpe, .jfif) and PNG (.png) files '
+                              "can be written.")
     if not overwrite and os.path.lexists(path):
         raise _write_error(path, FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)))
     try:
