@@ -298,3 +298,33 @@ def test_report_on_people_model_selection_never_saw():
     true_vs_wrong = result["paired"]["model vs wrong_ref"]
     assert true_vs_wrong["mean_difference"] == pytest.approx(-0.2) and true_vs_wrong["first_closer"] == 1.0
     assert result["paired"]["model vs input"]["mean_difference"] == pytest.approx(0.1)
+
+
+def test_attention_probe_tells_uniform_from_one_hot_attention(tiny_model_dir, prepared, capsys):
+    import importlib.util
+
+    import torch
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "attention_probe.py"
+    spec = importlib.util.spec_from_file_location("attention_probe", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    v = torch.randn(2, 8, 16, generator=torch.Generator().manual_seed(0))
+    summaries = []
+    for attn in (torch.full((2, 16, 16), 1 / 16), torch.eye(16).expand(2, 16, 16)):
+        out = torch.bmm(attn, v.transpose(1, 2)).transpose(1, 2)
+        summaries.append(module.summarise([{"attn": attn, "out": out, "v": v}], 0))
+    uniform, one_hot = summaries
+    assert uniform["entropy"] == pytest.approx(1.0) and uniform["largest"] == pytest.approx(1 / 16)
+    assert uniform["selectivity"] == pytest.approx(0.0, abs=1e-6)
+    assert one_hot["entropy"] == pytest.approx(0.0, abs=1e-6) and one_hot["largest"] == pytest.approx(1.0)
+    assert 0.9 < one_hot["selectivity"] < 1.0  # one value each: as far from the average as the values are (RMS)
+
+    from ented_desktop.core.network import refinement
+
+    original = refinement.cross_attention
+    eval_set, _ = ev.ensure_eval_set(prepared, count=4)
+    assert module.main([str(eval_set), "--model", str(tiny_model_dir / "tiny.safetensors"), "--count", "4"]) == 0
+    table = capsys.readouterr().out
+    assert "| input -> reference (V_LQ) | " in table and "| reference -> input (V_ref) | " in table
+    assert refinement.cross_attention is original  # the recording is undone
