@@ -141,7 +141,10 @@ def test_dataloader_with_the_training_sampler_resumes_batch_for_batch(root: Path
 
     def batches(start_iteration: int, iterations: int, workers: int) -> list[dict[str, torch.Tensor]]:
         sampler = IterationDraws(start_iteration, start_iteration + iterations, batch)
-        loader = DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers)
+        # Spawned, not forked: earlier tests leave OpenCV's pool threads in this process, and a worker forked
+        # while one holds its lock hangs on its first OpenCV call (seen in CI). train() avoids it otherwise.
+        context = "spawn" if workers else None
+        loader = DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers, multiprocessing_context=context)
         return list(loader)
 
     whole = batches(0, 5, workers=0)
