@@ -13,9 +13,14 @@ from pathlib import Path
 
 from ented_desktop.core.atomic import write_text_atomic
 from ented_desktop.core.errors import UserError
-from ented_desktop.core.weights import sha256_file
 
 LOG_NAME = ".ented-restore.json"
+
+
+def _sha256(path: Path) -> str:
+    from ented_desktop.core.weights import sha256_file  # it imports torch: not for `ented restore --help`
+
+    return sha256_file(path)
 
 
 class WrittenOutputs:
@@ -37,13 +42,13 @@ class WrittenOutputs:
         """Whether the existing file ``output`` is one this command wrote and nobody has changed since."""
         digest = self._digests.get(self._key(output))
         try:
-            return digest is not None and sha256_file(output) == digest
+            return digest is not None and _sha256(output) == digest
         except OSError:
             return False
 
     def record(self, output: Path) -> None:
         """List ``output``, just written, as this command's."""
-        self._digests[self._key(output)] = sha256_file(output)
+        self._digests[self._key(output)] = _sha256(output)
         text = json.dumps({"written_by": "ented restore", "files": self._digests}, indent=1, sort_keys=True)
         try:
             write_text_atomic(self.log, text)
