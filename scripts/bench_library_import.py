@@ -54,7 +54,7 @@ def timed_import(lib: Library, album: int, folder: Path) -> tuple[float, float, 
     """Seconds to the first indexed photo, seconds in all, and the report."""
     started = time.perf_counter()
     first = None
-    gen = lib.import_paths(album, [folder])
+    gen = lib.photos.import_paths(album, [folder])
     while True:
         try:
             progress = next(gen)
@@ -81,26 +81,26 @@ def main(argv: list[str] | None = None) -> int:
             f"{size / args.count / 1e3:.0f} kB each) in {time.perf_counter() - t0:.1f} s"
         )
         with Library(Path(tmp) / "library") as lib:
-            album = lib.create_album("bench")
+            album = lib.albums.create("bench")
             first, total, report = timed_import(lib, album, photos)
             print(
                 f"first import: {total:.2f} s ({total / args.count * 1e3:.2f} ms per photo; first photo "
                 f"indexed after {first:.2f} s); added {len(report.added)}, problems {len(report.problems)}"
             )
             t0 = time.perf_counter()
-            listed = lib.photos(album)
+            listed = lib.photos.all(album)
             print(f"listing the album: {len(listed)} photos in {(time.perf_counter() - t0) * 1e3:.0f} ms")
             _, total, report = timed_import(lib, album, photos)
             print(f"re-import, nothing changed: {total:.2f} s; unchanged {len(report.unchanged)}")
             times = []
             for photo in listed[: args.thumbnails]:
                 t0 = time.perf_counter()
-                lib.thumbnail_path(photo.id, args.thumbnail_size)
+                lib.photos.thumbnail_path(photo.id, args.thumbnail_size)
                 times.append(time.perf_counter() - t0)
             cached = []
             for photo in listed[: args.thumbnails]:
                 t0 = time.perf_counter()
-                lib.thumbnail_path(photo.id, args.thumbnail_size)
+                lib.photos.thumbnail_path(photo.id, args.thumbnail_size)
                 cached.append(time.perf_counter() - t0)
             print(
                 f"thumbnail {args.thumbnail_size} px: median {statistics.median(times) * 1e3:.1f} ms, "

@@ -28,7 +28,7 @@ def work(library_dir: Path, photos_dir: Path, seed: int) -> None:
 
     rng = np.random.default_rng(seed)
     lib = Library(library_dir)
-    album = lib.create_album(f"run {seed}")
+    album = lib.albums.create(f"run {seed}")
     print("ready", flush=True)
     for i in range(10**9):
         folder = photos_dir / f"batch{i % 4}"
@@ -36,34 +36,34 @@ def work(library_dir: Path, photos_dir: Path, seed: int) -> None:
         for k in range(3):
             pixels = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(folder / f"{k}.jpg")  # not atomic: may be cut by the kill
-        for _ in lib.import_paths(album, [folder]):
+        for _ in lib.photos.import_paths(album, [folder]):
             pass
-        photos = lib.photos(album)
+        photos = lib.photos.all(album)
         if not photos:
             continue
         photo = photos[int(rng.integers(len(photos)))]
         faces = [
             Face((x, 0.0, x + 10.0, 10.0), template_for(10) + np.float32([x, 0]), 0.9) for x in (0.0, 20.0)
         ]
-        face_ids = lib.set_faces(photo.id, faces, [rng.normal(size=8), None], detector="stress")
-        person = lib.create_person(f"P{i}", face_ids[:1])
-        lib.set_reference_face(person, face_ids[0])
-        job = lib.add_job("restore", {"photo": photo.id})
-        lib.set_job_state(job, "running")
-        lib.set_job_progress(job, 0.5)
-        version = lib.add_version(
+        face_ids = lib.faces.record(photo.id, faces, [rng.normal(size=8), None], detector="stress")
+        person = lib.people.create(f"P{i}", face_ids[:1])
+        lib.references.set_face(person, face_ids[0])
+        job = lib.jobs.add("restore", {"photo": photo.id})
+        lib.jobs.set_state(job, "running")
+        lib.jobs.set_progress(job, 0.5)
+        version = lib.versions.add(
             photo.id,
             rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),
             model="m",
             reference_people=[person],
             report={"i": i},
         )
-        lib.set_job_state(job, "done")
+        lib.jobs.set_state(job, "done")
         if i % 3 == 2:
-            lib.delete_version(version)
-            lib.delete_person(person)
+            lib.versions.delete(version)
+            lib.people.delete(person)
         if i % 5 == 4:
-            lib.remove_photos_from_album(album, [photo.id])
+            lib.albums.remove_photos(album, [photo.id])
 
 
 @pytest.mark.slow
@@ -91,19 +91,20 @@ def test_sigkill_at_random_moments_leaves_a_consistent_library(tmp_path):
         proc.wait()
         proc.stdout.close()
         with Library(library_dir) as lib:
-            assert lib.integrity_problems() == []
-            conn = lib._conn()
+            assert lib.maintenance.integrity_problems() == []
+            conn = lib._db.conn()
             assert conn.execute("SELECT COUNT(*) FROM jobs WHERE state = 'running'").fetchone()[0] == 0
             orphan_faces = (
                 "SELECT COUNT(*) FROM faces f LEFT JOIN photos p ON p.id = f.photo_id WHERE p.id IS NULL"
             )
             assert conn.execute(orphan_faces).fetchone()[0] == 0
-            lib.remove_leftovers()
+            lib.maintenance.remove_leftovers()
             for path in (library_dir / "versions").glob("*/*"):
                 assert not path.name.endswith(".tmp")
     with Library(library_dir) as lib:
-        assert len(lib.albums()) == 6 and lib.photos()  # each run got somewhere
-        assert lib.jobs(states=["interrupted"]) or lib.jobs(states=["done"])
+        assert len(lib.albums.all()) == 6
+        assert lib.photos.all()  # each run got somewhere
+        assert lib.jobs.all(states=["interrupted"]) or lib.jobs.all(states=["done"])
     assert time.monotonic() - started < 20
 
 

@@ -212,4 +212,5 @@ def test_blurry_faces_still_rank_and_say_so():
     )
     assert [(c.why.split(",")[0], c.blurry) for c in mixed] == [("sharpest (30)", False), ("blurry (8)", True)]
     (alone,) = rank_candidates([FaceMeasure(3, sharpness=8.0, size_px=100.0, frontalness=1.0)])
-    assert alone.why == "blurry (8), 100 px, frontal" and alone.blurry
+    assert alone.why == "blurry (8), 100 px, frontal"
+    assert alone.blurry

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ented_desktop.core.library import Library, LibraryVersionError
+from ented_desktop.core.library import Library, LibraryVersionError, Suggestion
 from ented_desktop.core.library.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,15 +39,17 @@ def v1_library(path):
 def test_a_version_1_library_opens_with_the_current_code(tmp_path):
     v1_library(tmp_path / "lib")
     with Library(tmp_path / "lib") as lib:
-        assert schema_version(lib._conn()) == SCHEMA_VERSION == len(MIGRATIONS)
-        photo = lib.photo(7)
-        assert photo.path.as_posix() == "/p/a.jpg" and photo.faces_detector is None
-        assert lib.photos_needing_faces() == [7]
-        assert lib.versions(7)[0].reference_people == ()
-        assert lib.photos_restored_by_job(1) == set()  # made before versions recorded their job
-        assert lib.jobs()[0].state == "interrupted"
-        assert lib.people() == [] and lib.faces_of_photo(7) == []
-        assert lib.create_person("New") == 1
+        assert schema_version(lib._db.conn()) == SCHEMA_VERSION == len(MIGRATIONS)
+        photo = lib.photos.get(7)
+        assert photo.path.as_posix() == "/p/a.jpg"
+        assert photo.faces_detector is None
+        assert lib.photos.needing_faces() == [7]
+        assert lib.versions.of_photo(7)[0].reference_people == ()
+        assert lib.versions.photos_restored_by_job(1) == set()  # made before versions recorded their job
+        assert lib.jobs.all()[0].state == "interrupted"
+        assert lib.people.all() == []
+        assert lib.faces.of_photo(7) == []
+        assert lib.people.create("New") == 1
 
 
 def test_sharpness_measured_the_old_way_is_forgotten(tmp_path):
@@ -60,7 +62,7 @@ def test_sharpness_measured_the_old_way_is_forgotten(tmp_path):
     )
     conn.close()
     with Library(tmp_path / "lib") as lib:
-        assert lib._conn().execute("SELECT sharpness FROM faces WHERE id = 5").fetchone()[0] is None
+        assert lib._db.conn().execute("SELECT sharpness FROM faces WHERE id = 5").fetchone()[0] is None
 
 
 def test_migrating_twice_changes_nothing(tmp_path):
@@ -232,7 +234,8 @@ def test_a_failed_rebuild_leaves_version_4_intact(tmp_path, monkeypatch):
     )
     with pytest.raises(sqlite3.OperationalError, match="no_such_function"):
         migrate(conn, target=5)
-    assert schema_version(conn) == 4 and not conn.in_transaction
+    assert schema_version(conn) == 4
+    assert not conn.in_transaction
     assert rows(conn) == before_rows
     assert schema_objects(conn) == before_schema
     leftovers = "SELECT name FROM sqlite_master WHERE name LIKE 'new_%' OR name = 'sqlite_sequence'"
@@ -244,11 +247,11 @@ def test_a_failed_rebuild_leaves_version_4_intact(tmp_path, monkeypatch):
 # Migrates a library the way the program opens one and dies with the rebuild half done.
 _DIE_MID_MIGRATION = """
 import os, sys
-from ented_desktop.core.library import database, schema
+from ented_desktop.core.library import connection, schema
 v5 = schema.MIGRATIONS[4]
 cut = v5.index("ALTER TABLE new_people RENAME TO people") + 1
 schema.MIGRATIONS = (*schema.MIGRATIONS[:4], (*v5[:cut], "SELECT die()", *v5[cut:]))
-conn = database._connect(sys.argv[1])
+conn = connection.connect(sys.argv[1])
 conn.create_function("die", 0, lambda: os._exit(9))
 schema.migrate(conn, target=5)
 """
@@ -270,8 +273,8 @@ def test_a_program_killed_while_migrating_leaves_version_4_intact(tmp_path):
     assert schema_objects(conn) == before_schema
     conn.close()
     with Library(tmp_path / "lib") as lib:  # and the next start migrates it
-        assert schema_version(lib._conn()) == SCHEMA_VERSION
-        assert lib.integrity_problems() == ["version 3: file versions/7/v.png is missing",
+        assert schema_version(lib._db.conn()) == SCHEMA_VERSION
+        assert lib.maintenance.integrity_problems() == ["version 3: file versions/7/v.png is missing",
                                             "version 4: file versions/8/w.png is missing",
                                             "person 2: reference image references/2/r.png is missing"]
 
@@ -291,3 +294,65 @@ def test_a_migration_that_breaks_a_foreign_key_is_rolled_back(tmp_path, monkeypa
     monkeypatch.setattr("ented_desktop.core.library.schema.MIGRATIONS", MIGRATIONS)
     assert migrate(conn, target=5) == 4
     conn.close()
+
+
+def test_version_6_gives_every_version_empty_settings_and_keeps_everything_else(tmp_path):
+    v4_library(tmp_path / "lib")
+    conn = connect(tmp_path / "lib")
+    migrate(conn, target=5)
+    before_rows = rows(conn)
+    assert migrate(conn, target=6) == 5
+    after_rows = rows(conn)
+    assert {t: r for t, r in after_rows.items() if t != "versions"} == {
+        t: r for t, r in before_rows.items() if t != "versions"
+    }
+    assert after_rows["versions"] == [(*row, "{}") for row in before_rows["versions"]]
+    conn.close()
+    with Library(tmp_path / "lib") as lib:
+        assert [v.settings for v in lib.versions.of_photo(7)] == [{}]
+        assert lib.versions.get(3).model == "m"
+
+
+def test_version_7_adds_the_problems_list_and_keeps_everything_else(tmp_path):
+    v4_library(tmp_path / "lib")
+    conn = connect(tmp_path / "lib")
+    migrate(conn, target=6)
+    before_rows, before_schema = rows(conn), schema_objects(conn)
+    assert migrate(conn, target=7) == 6
+    assert rows(conn) == before_rows
+    added = schema_objects(conn) - before_schema
+    assert {(kind, name) for kind, name, _, _ in added} == {
+        ("table", "problems"), ("index", "sqlite_autoindex_problems_1")}
+    assert conn.execute("SELECT * FROM problems").fetchall() == []
+    conn.close()
+    with Library(tmp_path / "lib") as lib:
+        assert lib.problems.all() == []
+        lib.problems.add([("/p/x.jpg", "the file is damaged")], "Old")
+    with Library(tmp_path / "lib") as lib:  # kept across a restart
+        assert [(p.path, p.reason, p.source) for p in lib.problems.all()] == [
+            ("/p/x.jpg", "the file is damaged", "Old")]
+
+
+def test_version_8_adds_the_undo_history_of_confirms_and_keeps_everything_else(tmp_path):
+    v4_library(tmp_path / "lib")
+    conn = connect(tmp_path / "lib")
+    migrate(conn, target=7)
+    before_rows, before_schema = rows(conn), schema_objects(conn)
+    assert migrate(conn, target=8) == 7
+    assert rows(conn) == before_rows
+    added = schema_objects(conn) - before_schema
+    assert {(kind, name) for kind, name, _, _ in added} == {
+        ("table", "confirms"), ("index", "confirms_person"), ("table", "confirm_faces"),
+        ("index", "sqlite_autoindex_confirm_faces_1"), ("index", "confirm_faces_face")}
+    assert conn.execute("SELECT * FROM confirms").fetchall() == []
+    conn.close()
+    with Library(tmp_path / "lib") as lib:
+        assert lib.grouping.history() == []
+        # Face 6 (unnamed) confirmed as Ann; kept across a restart, undone after it.
+        ann = lib.grouping.accept(Suggestion((6,), 1, 0.3))
+    with Library(tmp_path / "lib") as lib:
+        (confirm,) = lib.grouping.history()
+        assert (confirm.person_id, confirm.named, confirm.created_person) == (ann, (6,), False)
+        assert lib.grouping.undo_last().unnamed == (6,)
+        assert rows(lib._db.conn())["faces"] == before_rows["faces"]
+        assert lib.grouping.history() == []

@@ -12,7 +12,7 @@ from ented_desktop.core.errors import ModelError, UserError
 from ented_desktop.core.face.align import align_face, template_for
 from ented_desktop.core.face.detect import Face
 from ented_desktop.core.library import Library
-from ented_desktop.core.restore_plan import FailedModels, ReferenceCrops, plan_passes
+from ented_desktop.core.restore_plan import FailedModels, ModelRule, ReferenceCrops, plan_passes
 
 RES = 32
 
@@ -34,16 +34,16 @@ def library(tmp_path):
     for i in range(3):
         write_photo(folder / f"p{i}.png", i)
     lib = Library(tmp_path / "lib")
-    for _ in lib.import_paths(lib.create_album("family"), [str(folder)]):
+    for _ in lib.photos.import_paths(lib.albums.create("family"), [str(folder)]):
         pass
     yield lib
     lib.close()
 
 
 def faces_in(library: Library, photo_index: int, count: int) -> list[int]:
-    photo = library.photos()[photo_index]
+    photo = library.photos.all()[photo_index]
     faces = [face_at(5 + 80 * k, 20) for k in range(count)]
-    return library.set_faces(photo.id, faces, [None] * count, "test")
+    return library.faces.record(photo.id, faces, [None] * count, "test")
 
 
 class CountingReads:
@@ -62,18 +62,29 @@ def test_faces_are_grouped_by_the_model_of_their_person(library, tmp_path):
     anna_face, bob_face, nobody = faces_in(library, 0, 3)
     model = tmp_path / "anna.safetensors"
     model.write_bytes(b"weights")
-    anna = library.create_person("Anna", [anna_face])
-    bob = library.create_person("Bob", [bob_face])
-    library.set_personal_model(anna, model)
-    faces = library.faces_of_photo(library.photos()[0].id)
-    people = {p.id: p for p in library.people()}
+    anna = library.people.create("Anna", [anna_face])
+    bob = library.people.create("Bob", [bob_face])
+    library.people.set_personal_model(anna, model)
+    faces = library.faces.of_photo(library.photos.all()[0].id)
+    people = {p.id: p for p in library.people.all()}
 
     passes = plan_passes(faces, people)
 
     assert [p.model for p in passes] == [model.absolute(), None]
-    assert passes[0].faces == (0,) and [p.name for p in passes[0].people] == ["Anna"]
-    assert passes[1].faces == (1, 2) and [p and p.id for p in passes[1].people] == [bob, None]
+    assert passes[0].faces == (0,)
+    assert [p.name for p in passes[0].people] == ["Anna"]
+    assert passes[1].faces == (1, 2)
+    assert [p and p.id for p in passes[1].people] == [bob, None]
     assert sorted(i for p in passes for i in p.faces) == [0, 1, 2]  # every face exactly once
+
+    # The default rule: a 512 px model installed takes the faces larger than ENTED covers (these are 60 px).
+    large = plan_passes(faces, people, ModelRule(large_faces="codeformer", covers=50.0))
+    assert [(p.model, p.faces) for p in large] == [("codeformer", (0, 1, 2))]
+    assert plan_passes(faces, people, ModelRule(large_faces="codeformer", covers=128.0)) == passes
+    assert [p.model for p in plan_passes(faces, people, ModelRule(large_faces="codeformer", covers=128.0),
+                                         scale=3.0)] == ["codeformer"]  # the background enlarged: faces grew
+    assert [(p.model, p.faces) for p in plan_passes(faces, people, ModelRule(forced="gfpgan"))] == [
+        ("gfpgan", (0, 1, 2))]
 
 
 def test_no_faces_no_passes():
@@ -82,31 +93,39 @@ def test_no_faces_no_passes():
 
 def test_a_picked_face_is_aligned_once_per_batch_and_again_when_the_reference_changes(library, monkeypatch):
     first, second = faces_in(library, 0, 2)
-    person_id = library.create_person("Anna", [first, second])
-    library.set_reference_face(person_id, first)
+    person_id = library.people.create("Anna", [first, second])
+    library.references.set_face(person_id, first)
     reads = CountingReads(monkeypatch)
     crops = ReferenceCrops(library, prepare=lambda *a: pytest.fail("a picked face needs no detector"))
 
-    crop = crops.crop(library.person(person_id), None, RES)
-    photo = library.photos()[0]
+    crop = crops.crop(library.people.get(person_id), None, RES)
+    photo = library.photos.all()[0]
     expected, _ = align_face(np.asarray(Image.open(photo.path).convert("RGB")),
-                             library.face(first).landmarks, RES)
-    assert crop.shape == (RES, RES, 3) and np.array_equal(crop, expected)
+                             library.faces.get(first).landmarks, RES)
+    assert crop.shape == (RES, RES, 3)
+    assert np.array_equal(crop, expected)
     for _ in range(3):  # the next photos of the batch
-        assert crops.crop(library.person(person_id), None, RES) is crop
+        assert crops.crop(library.people.get(person_id), None, RES) is crop
     assert len(reads.paths) == 1
 
-    library.set_reference_face(person_id, second)
-    changed = crops.crop(library.person(person_id), None, RES)
-    assert changed is not crop and not np.array_equal(changed, crop) and len(reads.paths) == 2
-    assert crops.crop(library.person(person_id), None, 2 * RES).shape == (2 * RES, 2 * RES, 3)
+    library.references.set_face(person_id, second)
+    changed = crops.crop(library.people.get(person_id), None, RES)
+    assert changed is not crop
+    assert not np.array_equal(changed, crop)
+    assert len(reads.paths) == 2
+    assert crops.crop(library.people.get(person_id), None, 2 * RES).shape == (2 * RES, 2 * RES, 3)
+    assert len(reads.paths) == 3
+    # Small faces at ENTED's size and large ones at a 512 px model's, photo after photo: each crop is kept.
+    for _ in range(3):
+        assert crops.crop(library.people.get(person_id), None, RES) is changed
+        assert crops.crop(library.people.get(person_id), None, 2 * RES).shape == (2 * RES, 2 * RES, 3)
     assert len(reads.paths) == 3
 
 
 def test_an_added_image_goes_through_the_detector_once(library, tmp_path, monkeypatch):
     (face_id,) = faces_in(library, 1, 1)
-    person_id = library.create_person("Bob", [face_id])
-    library.set_reference_image(person_id, write_photo(tmp_path / "bob.png", 7))
+    person_id = library.people.create("Bob", [face_id])
+    library.references.set_image(person_id, write_photo(tmp_path / "bob.png", 7))
     calls = []
 
     def prepare(image, detector, resolution):
@@ -114,28 +133,29 @@ def test_an_added_image_goes_through_the_detector_once(library, tmp_path, monkey
         return np.full((resolution, resolution, 3), len(calls), np.uint8)
 
     crops = ReferenceCrops(library, prepare)
-    crop = crops.crop(library.person(person_id), "detector", RES)
-    assert crops.crop(library.person(person_id), "detector", RES) is crop
+    crop = crops.crop(library.people.get(person_id), "detector", RES)
+    assert crops.crop(library.people.get(person_id), "detector", RES) is crop
     assert calls == [((120, 160, 3), "detector", RES)]
 
-    library.set_reference_image(person_id, write_photo(tmp_path / "bob2.png", 8))
-    assert crops.crop(library.person(person_id), "detector", RES)[0, 0, 0] == 2
+    library.references.set_image(person_id, write_photo(tmp_path / "bob2.png", 8))
+    assert crops.crop(library.people.get(person_id), "detector", RES)[0, 0, 0] == 2
 
 
 def test_nobody_or_no_reference_means_the_face_is_its_own_reference(library):
     a, b = faces_in(library, 0, 2)
-    person_id = library.create_person("Anna", [a])
+    person_id = library.people.create("Anna", [a])
     crops = ReferenceCrops(library, prepare=lambda *a: pytest.fail("nothing to prepare"))
-    faces = library.faces_of_photo(library.photos()[0].id)
-    (only_pass,) = plan_passes(faces, {p.id: p for p in library.people()})
-    assert only_pass.people[0].id == person_id and only_pass.people[1] is None
+    faces = library.faces.of_photo(library.photos.all()[0].id)
+    (only_pass,) = plan_passes(faces, {p.id: p for p in library.people.all()})
+    assert only_pass.people[0].id == person_id
+    assert only_pass.people[1] is None
     assert crops.for_pass(only_pass, None, RES) == ([None, None], [None, None])
 
 
 def test_an_unusable_reference_fails_each_request_without_being_read_again(library, tmp_path):
     (face_id,) = faces_in(library, 2, 1)
-    person_id = library.create_person("Cleo", [face_id])
-    library.set_reference_image(person_id, write_photo(tmp_path / "cleo.png", 9))
+    person_id = library.people.create("Cleo", [face_id])
+    library.references.set_image(person_id, write_photo(tmp_path / "cleo.png", 9))
     calls = []
 
     def no_face(image, detector, resolution):
@@ -145,31 +165,35 @@ def test_an_unusable_reference_fails_each_request_without_being_read_again(libra
     crops = ReferenceCrops(library, no_face)
     for _ in range(3):
         with pytest.raises(UserError, match="No face was found"):
-            crops.crop(library.person(person_id), None, RES)
+            crops.crop(library.people.get(person_id), None, RES)
     assert calls == [1]
 
 
 def test_a_reference_that_cannot_be_used_leaves_only_its_face_without_one(library, tmp_path):
     anna_face, bob_face, cleo_face = faces_in(library, 0, 3)
-    anna = library.create_person("Anna", [anna_face])
-    bob = library.create_person("Bob", [bob_face])
-    cleo = library.create_person("Cleo", [cleo_face])
-    library.set_reference_image(anna, write_photo(tmp_path / "anna.png", 10)).unlink()  # deleted since
-    library.set_reference_image(bob, write_photo(tmp_path / "bob.png", 11))
+    anna = library.people.create("Anna", [anna_face])
+    bob = library.people.create("Bob", [bob_face])
+    cleo = library.people.create("Cleo", [cleo_face])
+    library.references.set_image(anna, write_photo(tmp_path / "anna.png", 10)).unlink()  # deleted since
+    library.references.set_image(bob, write_photo(tmp_path / "bob.png", 11))
     Image.new("RGB", (50, 50)).save(tmp_path / "wall.png")
-    library.set_reference_image(cleo, tmp_path / "wall.png")
+    library.references.set_image(cleo, tmp_path / "wall.png")
 
     def prepare(image, detector, resolution):
         if image.shape[:2] == (50, 50):
             raise UserError("No face was found in the reference photo.")
         return np.zeros((resolution, resolution, 3), np.uint8)
 
-    (only_pass,) = plan_passes(library.faces_of_photo(library.photos()[0].id), {p.id: p for p in library.people()})
+    faces = library.faces.of_photo(library.photos.all()[0].id)
+    (only_pass,) = plan_passes(faces, {p.id: p for p in library.people.all()})
     references, problems = ReferenceCrops(library, prepare).for_pass(only_pass, None, RES)
 
-    assert references[0] is None and references[1].shape == (RES, RES, 3) and references[2] is None
+    assert references[0] is None
+    assert references[1].shape == (RES, RES, 3)
+    assert references[2] is None
+    anna_image = library.people.get(anna).reference_image
     assert problems[0] == ('the reference photo of Anna cannot be read: Cannot read the photo '
-                           f'"{library.person(anna).reference_image}": the file does not exist; restored without it')
+                           f'"{anna_image}": the file does not exist; restored without it')
     assert problems[1] is None
     assert problems[2] == ("the reference photo of Cleo cannot be used: No face was found in the reference photo; "
                            "restored without it")
@@ -210,5 +234,6 @@ def test_a_model_that_failed_is_not_loaded_again_until_its_file_changes(tmp_path
 
     model.write_bytes(b"weights")
     assert failed.load(model, loader) == "restorer"
-    assert failed.load(model, loader) == "restorer" and len(loads) == 5  # successes are the loader's to cache
+    assert failed.load(model, loader) == "restorer"
+    assert len(loads) == 5  # successes are the loader's to cache
     assert FailedModels().load(model, loader) == "restorer"

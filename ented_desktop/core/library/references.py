@@ -2,7 +2,7 @@
 
 ENTED transfers texture from the reference face (paper section 3.2), so the best reference shows the
 most detail: a sharp photo, a large face, and a pose close to frontal so that the texture covers the
-whole face. All functions here are pure; :meth:`Library.suggest_reference` feeds them.
+whole face. All functions here are pure; :meth:`person_references.References.suggest` feeds them.
 """
 
 from __future__ import annotations

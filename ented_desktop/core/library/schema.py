@@ -11,6 +11,7 @@ import sqlite3
 from ented_desktop.core.errors import UserError
 
 JOB_KINDS = ("detect", "restore", "finetune", "export")
+# As the released migrations wrote them into the jobs table's CHECK; job_state.JobState has the same values.
 JOB_STATES = ("queued", "running", "paused", "done", "failed", "cancelled", "interrupted")
 
 
@@ -282,8 +283,45 @@ _V5 = (
     _seed_sequence("faces", _ids_in_json("versions", "report", "$.faces", "face_id")),
 )
 
+# Version 6: the settings that made a version (JSON), beside its model: which model and which settings made it.
+_V6 = ("ALTER TABLE versions ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'",)
+
+# Version 7: the files that could not be used (import, finding faces, restoring) and why, kept until the user
+# dismisses them. One row per file and reason: the same problem found again is the same row, seen again.
+_V7 = (
+    """CREATE TABLE problems (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        path TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        seen REAL NOT NULL,
+        UNIQUE (path, reason)
+    )""",
+)
+
+# Version 8: the last confirmed suggestions, so that the user can undo one, also after a restart (grouping.Grouping
+# keeps a bounded number). A confirm names faces as a person (named = 1) and may turn the suggestion's other faces
+# down for that person (named = 0: the rejections it added). It goes with its person: a person deleted or merged
+# into another has no confirm left to undo.
+_V8 = (
+    """CREATE TABLE confirms (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        created_person INTEGER NOT NULL CHECK (created_person IN (0, 1)),
+        created REAL NOT NULL
+    )""",
+    "CREATE INDEX confirms_person ON confirms(person_id)",
+    """CREATE TABLE confirm_faces (
+        confirm_id INTEGER NOT NULL REFERENCES confirms(id) ON DELETE CASCADE,
+        face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+        named INTEGER NOT NULL CHECK (named IN (0, 1)),
+        PRIMARY KEY (confirm_id, face_id)
+    )""",
+    "CREATE INDEX confirm_faces_face ON confirm_faces(face_id)",
+)
+
 # MIGRATIONS[n] takes a version-n database to version n + 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
