@@ -4,18 +4,19 @@ import json
 import os
 import shutil
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from ented_desktop.cli.cmd_restore import ReferenceMatcher
 from ented_desktop.cli.main import main
 from ented_desktop.core.face.align import template_for
 from ented_desktop.core.face.detect import Face
 from ented_desktop.core.paths import resources_dir
 from ented_desktop.core.pipeline import MIN_FACE
+from ented_desktop.core.reference_match import ReferenceMatcher
 from tests.test_imageio import huge_bmp
 
 SAMPLE = resources_dir() / "samples" / "astronaut.jpg"
@@ -376,8 +377,7 @@ def face_of_size(size: float, x: float) -> Face:
 
 
 def test_the_reference_goes_to_a_face_that_will_be_restored():
-    matcher = ReferenceMatcher()
-    matcher._tried, matcher._embedder = True, _EmbedsBySize()  # as when the identity model is installed
+    matcher = ReferenceMatcher(_EmbedsBySize)  # as when the identity model is installed
     photo, reference = np.zeros((300, 900, 3), np.uint8), np.zeros((64, 64, 3), np.uint8)
     big, other, tiny = face_of_size(200, 0), face_of_size(100, 300), face_of_size(20, 500)
     assert tiny.size < MIN_FACE <= other.size
@@ -397,3 +397,157 @@ def test_jfif_and_jpe_files_are_jpegs_like_jpg(tmp_path, model_args, capsys):
     assert code == 0 and summary["restored"] == 2, err  # the folder walk skipped a.jfif
     for name in ("a.jfif", "b.JPE"):  # b.JPE, given by name, became b.png
         assert Image.open(tmp_path / "o" / name).format == "JPEG"
+
+
+# -- --model, --fidelity, the default rule, the identity check and the background --------------------------------
+
+
+def two_sized_faces(path: Path) -> Path:
+    """The sample (a 175 px face) beside a smaller copy of it (a 71 px face), on grey."""
+    canvas = Image.new("RGB", (768, 512), (90, 90, 90))
+    canvas.paste(Image.open(SAMPLE).convert("RGB"), (0, 0))
+    canvas.paste(Image.open(SAMPLE).convert("RGB").resize((224, 224), Image.Resampling.LANCZOS), (528, 140))
+    canvas.save(path)
+    return path
+
+
+class InvertingCodeFormer:
+    """Stands in for an installed CodeFormer (512 px, restores from the face alone): inverts the face."""
+
+    name, device, resolution, model_name, uses_reference = "torch", "cpu", 512, "codeformer", False
+
+    def __init__(self, fidelity):
+        self.fidelity = 0.5 if fidelity is None else fidelity
+
+    def restore(self, lq, ref):
+        return 1.0 - lq
+
+
+class MeanEmbedder:
+    """Stands in for the identity embedder: an aligned face's embedding is its mean brightness."""
+
+    def embed_aligned(self, crop):
+        return np.float32([crop.mean() / 255.0])
+
+    def embed(self, image, landmarks):
+        from ented_desktop.core.face.align import align_face
+
+        return self.embed_aligned(align_face(image, landmarks, 128)[0])
+
+
+@pytest.fixture
+def fake_codeformer(monkeypatch):
+    """A CodeFormer installed in the user model directory, whose engine is InvertingCodeFormer; the fidelity each
+    load asked for is recorded."""
+    from ented_desktop.core.pipeline import Restorer
+    from ented_desktop.core.restore_job import RestoreSettings
+    from ented_desktop.core.restore_plan import large_face_model
+    from tests.test_restore_job import fake_install
+
+    fake_install(Path(os.environ["ENTED_MODEL_DIR"]), "codeformer", "codeformer")
+    assert large_face_model().name == "codeformer"
+    real_load, fidelities = RestoreSettings.load, []
+
+    def load(settings):
+        if settings.model != "codeformer":
+            return real_load(settings)
+        fidelities.append(settings.fidelity)
+        ented = real_load(replace(settings, model=None, fidelity=None))
+        return Restorer(InvertingCodeFormer(settings.fidelity), ented.detector)
+
+    monkeypatch.setattr(RestoreSettings, "load", load)
+    monkeypatch.setattr("ented_desktop.cli.cmd_restore.offline_embedder", MeanEmbedder)
+    return fidelities
+
+
+def test_by_default_small_faces_go_to_ented_and_large_ones_to_the_installed_512_model(tmp_path, capsys,
+                                                                                     fake_codeformer):
+    photo = two_sized_faces(tmp_path / "two.png")
+    code, summary, err = restore([str(photo), "--reference", str(SAMPLE), "--fidelity", "0.3", "--device", "cpu",
+                                  "-o", str(tmp_path / "o")], capsys)
+    assert code == 0, err
+    assert fake_codeformer == [0.3]  # the fidelity went to CodeFormer, and only to it
+    assert (summary["model"], summary["large_faces_model"], summary["fidelity"]) == ("ented-lfw128", "codeformer",
+                                                                                    0.3)
+    large, small = summary["inputs"][0]["faces"]
+    assert (large["model"], large["reference"]) == ("codeformer", "unused")
+    assert (small["model"], small["reference"]) == ("ented-lfw128", "self")
+    assert summary["inputs"][0]["reference_used"] == ["unused", "self"]
+    assert "the person's reference was not used" in large["reason"]
+    # The reference photo is the large face's: checked against it, and inverting it moved it away.
+    assert large["identity_before"] < 0.05 and large["identity_after"] > large["identity_before"] + 0.06
+    assert large["moved_away"] is True and len(large["notes"]) == 1
+    assert large["notes"][0].startswith("The restored face looks less like the person than the original did")
+    assert "Try a higher fidelity setting (now 0.30" in large["notes"][0]
+    assert (small["identity_before"], small["identity_after"], small["moved_away"], small["notes"]) == (
+        None, None, None, [])  # not the reference's face
+    assert Image.open(tmp_path / "o" / "two.png").size == (768, 512)
+
+
+def test_model_forces_one_model_for_every_face(tmp_path, capsys, fake_codeformer):
+    photo = two_sized_faces(tmp_path / "two.png")
+    code, summary, err = restore([str(photo), "--model", "codeformer", "--device", "cpu", "-o", str(tmp_path / "o")],
+                                 capsys)
+    assert code == 0, err
+    assert summary["model"] == "codeformer" and summary["large_faces_model"] is None and summary["fidelity"] == 0.5
+    assert [f["model"] for f in summary["inputs"][0]["faces"]] == ["codeformer", "codeformer"]
+    assert [f["identity_before"] for f in summary["inputs"][0]["faces"]] == [None, None]  # no reference: no check
+
+
+def test_fidelity_is_refused_where_no_model_takes_it(tmp_path, capsys, model_args):
+    shutil.copy(SAMPLE, tmp_path / "a.jpg")
+    code = main(["restore", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o"), *model_args, "--fidelity", "0.5"])
+    assert code == 2 and "--fidelity applies to CodeFormer only; ENTED has no fidelity setting" in \
+        capsys.readouterr().err
+    code = main(["restore", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o"), "--fidelity", "0.5"])
+    assert code == 2 and "no 512 px face model is installed, so ENTED" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+class NearestUpscaler:
+    name, device, scale, model_name = "torch", "cpu", 2, "realesrgan-x2plus"
+
+    def upscale(self, image):
+        return image.repeat(2, axis=2).repeat(2, axis=3)
+
+
+def test_the_background_is_cleaned_or_enlarged_with_the_faces_on_top(tmp_path, capsys, model_args, monkeypatch):
+    from tests.test_restore_job import fake_install
+
+    fake_install(Path(os.environ["ENTED_MODEL_DIR"]), "realesrgan-x2plus", "realesrgan", purpose="background")
+    monkeypatch.setattr("ented_desktop.core.background.load_upscaler", lambda *a, **k: NearestUpscaler())
+    Image.open(SAMPLE).save(tmp_path / "a.png")
+    code, plain, err = restore([str(tmp_path / "a.png"), "-o", str(tmp_path / "plain"), *model_args], capsys)
+    assert code == 0 and plain["background"] is None, err
+    for mode, size in (("clean", 512), ("enlarge", 1024)):
+        code, summary, err = restore([str(tmp_path / "a.png"), "--background", mode, "-o", str(tmp_path / mode),
+                                      *model_args], capsys)
+        assert code == 0, err
+        assert summary["background"] == mode and Image.open(tmp_path / mode / "a.png").size == (size, size)
+        (face,) = summary["inputs"][0]["faces"]
+        (before,) = plain["inputs"][0]["faces"]
+        assert face["box"] == pytest.approx([v * size / 512 for v in before["box"]])  # in the output's pixels
+    code = main(["restore", str(tmp_path / "a.png"), "--aligned", "--background", "clean", "-o", str(tmp_path / "x"),
+                 *model_args])
+    assert code == 2 and "--background works on whole photos" in capsys.readouterr().err
+    code = main(["restore", str(tmp_path / "a.png"), "--background-model", "realesrgan-x2plus", "-o",
+                 str(tmp_path / "x"), *model_args])
+    assert code == 2 and "--background-model needs --background" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_random_weight_codeformer_file_restores_through_the_command_line(tmp_path, capsys):
+    from tests.upstream_files import install_as_thirdparty, write_upstream_file
+
+    upstream = write_upstream_file("codeformer", tmp_path)
+    install_as_thirdparty(upstream, Path(os.environ["ENTED_MODEL_DIR"]), "codeformer")
+    upstream.unlink()
+    photo = two_sized_faces(tmp_path / "two.png")
+    code, summary, err = restore([str(photo), "--fidelity", "0.7", "--device", "cpu", "-o", str(tmp_path / "o")],
+                                 capsys)
+    assert code == 0, err
+    assert summary["large_faces_model"] == "codeformer" and summary["fidelity"] == 0.7
+    assert [(f["model"], f["reference"]) for f in summary["inputs"][0]["faces"]] == [
+        ("codeformer", "unused"), ("ented-lfw128", "self")]
+    code = main(["restore", str(photo), "--model", "codeformer", "--fidelity", "1.5", "-o", str(tmp_path / "x")])
+    assert code == 2 and "between 0 (quality) and 1 (fidelity)" in capsys.readouterr().err

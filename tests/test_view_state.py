@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ented_desktop.core.view_state import ViewState, load_view_state, save_view_state, start_folder
+from ented_desktop.gui.view_state import ViewState, load_view_state, save_view_state, start_folder
 
 
 def test_round_trip(tmp_path):

@@ -22,6 +22,8 @@ DataLoader workers started by fork (Linux); with spawn (Windows, macOS) each wor
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -34,13 +36,54 @@ from ented_desktop.core.imageio import read_image_rgb8
 from training import pairs
 from training.degradation import DegradationRanges, degrade, sample_params
 from training.prepare import read_manifest
+from training.tensors import to_tensor
 
 PERMUTATION_STREAM = 0x7065726D  # "perm"
 
 
-def _to_tensor(img: np.ndarray) -> torch.Tensor:
-    """float32 HxWx3 [0, 1] -> 3xHxW [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))) * 2.0 - 1.0
+@dataclass(frozen=True)
+class Triplet:
+    """One training sample: float32 H x W x 3 images in [0, 1] and how its reference was made."""
+
+    lq: np.ndarray
+    ref: np.ndarray
+    gt: np.ndarray
+    synthetic: bool  # the reference is a synthetic view of the ground truth (pairs.synthetic_reference)
+    self_ref: bool  # the reference is the degraded input itself
+
+
+def draw_triplet(
+    gt: np.ndarray,
+    options: Sequence[int],
+    crop: Callable[[int], np.ndarray],
+    rng: np.random.Generator,
+    ranges: DegradationRanges,
+    *,
+    self_reference_prob: float = pairs.SELF_REFERENCE_PROB,
+    synthetic_reference_prob: float = 0.0,
+    augment: bool = True,
+) -> Triplet:
+    """A sample made from the face ``gt``: mirrored half the time (``augment``), degraded into the input, and
+    given a reference: the input itself with ``self_reference_prob``; else a synthetic one when the person has
+    no other crop (``options``, indices for ``crop``) or with ``synthetic_reference_prob``; else one of their
+    other crops, lightly augmented (``augment``)."""
+    if augment and rng.random() < 0.5:
+        gt = np.ascontiguousarray(gt[:, ::-1])
+    lq = degrade(gt, sample_params(rng, ranges), rng)
+    self_ref = bool(rng.random() < self_reference_prob)
+    # Drawn only when asked for, so that runs without it keep their random streams (and resume exactly).
+    synthetic = not self_ref and (
+        not options or (synthetic_reference_prob > 0 and rng.random() < synthetic_reference_prob)
+    )
+    if self_ref:
+        ref = lq
+    elif synthetic:
+        ref = pairs.synthetic_reference(gt, rng)
+    else:
+        ref = crop(options[int(rng.integers(len(options)))])
+        if augment:
+            ref = pairs.augment_reference(ref, rng)
+    return Triplet(lq, ref, gt, synthetic, self_ref)
 
 
 class FaceTripletDataset(Dataset):
@@ -52,7 +95,7 @@ class FaceTripletDataset(Dataset):
         ranges: DegradationRanges,
         seed: int,
         people: set[str] | None = None,
-        self_reference_prob: float = 0.1,
+        self_reference_prob: float = pairs.SELF_REFERENCE_PROB,
         synthetic_reference_prob: float = 0.0,
         augment: bool = True,
         cache: bool = True,
@@ -119,30 +162,16 @@ class FaceTripletDataset(Dataset):
             raise IndexError(f"draw numbers start at 0, got {draw}")
         index = self.face_index(draw)
         rng = np.random.default_rng((self.seed, draw))
-        gt = self.crop(index)
-        if self.augment and rng.random() < 0.5:
-            gt = np.ascontiguousarray(gt[:, ::-1])
-        lq = degrade(gt, sample_params(rng, self.ranges), rng)
-        self_ref = bool(rng.random() < self.self_reference_prob)
-        options = self.candidates[index]
-        # Drawn only when asked for, so that runs without it keep their random streams (and resume exactly).
-        synthetic = not self_ref and (
-            not options or (self.synthetic_reference_prob > 0 and rng.random() < self.synthetic_reference_prob)
-        )
-        if self_ref:
-            ref = lq
-        elif synthetic:
-            ref = pairs.synthetic_reference(gt, rng)
-        else:
-            ref = self.crop(options[int(rng.integers(len(options)))])
-            if self.augment:
-                ref = pairs.augment_reference(ref, rng)
+        sample = draw_triplet(self.crop(index), self.candidates[index], self.crop, rng, self.ranges,
+                              self_reference_prob=self.self_reference_prob,
+                              synthetic_reference_prob=self.synthetic_reference_prob, augment=self.augment)
+        lq, ref, gt = to_tensor([sample.lq, sample.ref, sample.gt])
         return {
-            "lq": _to_tensor(lq),
-            "ref": _to_tensor(ref),
-            "gt": _to_tensor(gt),
-            "synthetic_ref": torch.tensor(synthetic),
-            "self_ref": torch.tensor(self_ref),
+            "lq": lq,
+            "ref": ref,
+            "gt": gt,
+            "synthetic_ref": torch.tensor(sample.synthetic),
+            "self_ref": torch.tensor(sample.self_ref),
         }
 
     def pairing_report(self) -> dict[str, int | float]:

@@ -383,23 +383,30 @@ def optional_metric_status() -> dict[str, str | None]:
     return status
 
 
-def _to_tensor(images: Sequence[np.ndarray], device: object) -> object:
+def _unit_range(images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    return [to_float01(i) for i in images]
+
+
+def _unit_nchw(images: Sequence[np.ndarray]) -> object:
+    """N x 3 x H x W in [0, 1], as pytorch-fid's network takes them (it moves them to [-1, 1] itself)."""
     import torch
 
-    return torch.from_numpy(np.stack([to_float01(i) for i in images]).transpose(0, 3, 1, 2).copy()).to(device)
+    return torch.from_numpy(np.ascontiguousarray(np.stack(_unit_range(images)).transpose(0, 3, 1, 2)))
 
 
 def lpips_values(outputs: Sequence[np.ndarray], gts: Sequence[np.ndarray], batch: int = BATCH) -> list[float]:
     """LPIPS (AlexNet, v0.1) of each output against its ground truth; call only when available."""
     import torch
 
+    from training.tensors import to_tensor
+
     lpips = importlib.import_module("lpips")
     net = lpips.LPIPS(net="alex", verbose=False).eval()
     values: list[float] = []
     with torch.inference_mode():
         for s in range(0, len(outputs), batch):
-            x = _to_tensor(outputs[s : s + batch], "cpu") * 2 - 1
-            y = _to_tensor(gts[s : s + batch], "cpu") * 2 - 1
+            x = to_tensor(_unit_range(outputs[s : s + batch]))
+            y = to_tensor(_unit_range(gts[s : s + batch]))
             values += [float(v) for v in net(x, y).reshape(-1)]
     return values
 
@@ -420,7 +427,7 @@ class FID:
         feats = []
         with torch.inference_mode():
             for s in range(0, len(images), self._batch):
-                feats.append(self._net(_to_tensor(images[s : s + self._batch], "cpu"))[0].reshape(-1, 2048).numpy())
+                feats.append(self._net(_unit_nchw(images[s : s + self._batch]))[0].reshape(-1, 2048).numpy())
         f = np.concatenate(feats).astype(np.float64)
         return f.mean(axis=0), np.cov(f, rowvar=False)
 

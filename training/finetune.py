@@ -33,14 +33,17 @@ from ented_desktop.core.face.detect import create_detector
 from ented_desktop.core.finetune_verdict import assess
 from ented_desktop.core.imageio import SUPPORTED_SUFFIXES, read_image_rgb8
 from ented_desktop.core.network import ENTEDGenerator
+from ented_desktop.core.personal_models import FINETUNE_MIN_PHOTOS
+from ented_desktop.core.restore_wording import NO_FACE
 from ented_desktop.core.weights import load_generator, resolve_model, save_generator
 
-from . import pairs
+from .config import PAPER_LOSS_WEIGHTS
+from .dataset import draw_triplet
 from .degradation import LEVELS, degrade, sample_params, training_level
 from .losses import PerceptualLoss, attention_reconstruction_loss
 from .metrics import psnr
+from .tensors import to_tensor, to_uint8
 
-MIN_PHOTOS = 3
 VALIDATION_DEGRADATIONS = 6
 
 
@@ -73,18 +76,10 @@ def aligned_faces(photos: list[Path], size: int, detector=None) -> tuple[list[tu
             continue
         faces = detector.detect(image)
         if not faces:
-            problems.append(f"{path.name}: no face found")
+            problems.append(f"{path.name}: {NO_FACE}")
             continue
         crops.append((path.name, align_face(image, faces[0].landmarks, size)[0].astype(np.float32) / 255.0))
     return crops, problems
-
-
-def _to_tensor(batch: list[np.ndarray], device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.stack(batch).transpose(0, 3, 1, 2).copy()).to(device) * 2.0 - 1.0
-
-
-def _to_uint8(x: torch.Tensor) -> np.ndarray:
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 class Validation:
@@ -95,19 +90,19 @@ class Validation:
         for k in range(VALIDATION_DEGRADATIONS):
             rng = np.random.default_rng((seed, k))
             lqs.append(degrade(held_out, sample_params(rng, ranges), rng))
-        self.lq = _to_tensor(lqs, device)
-        self.ref = _to_tensor([reference] * len(lqs), device)
+        self.lq = to_tensor(lqs, device)
+        self.ref = to_tensor([reference] * len(lqs), device)
         self.gt = (held_out * 255.0 + 0.5).astype(np.uint8)
 
     @torch.no_grad()
     def __call__(self, generator: ENTEDGenerator) -> dict:
         was_training = generator.training
         generator.eval()
-        out = _to_uint8(generator(self.lq, self.ref).image)
+        out = to_uint8(generator(self.lq, self.ref).image)
         generator.train(was_training)
         values = [psnr(o, self.gt) for o in out]
         return {"val_psnr": float(np.mean(values)), "input_psnr": float(np.mean([psnr(x, self.gt) for x in
-                                                                                   _to_uint8(self.lq)]))}
+                                                                                   to_uint8(self.lq)]))}
 
 
 def finetune_person(
@@ -143,11 +138,12 @@ def finetune_person(
     generator, base_info = load_generator(base_path)
     res = generator.config.resolution
     crops, problems = aligned_faces(list(photos), res)
-    if len(crops) < MIN_PHOTOS:
+    if len(crops) < FINETUNE_MIN_PHOTOS:
         detail = f" ({'; '.join(problems)})" if problems else ""
-        raise UserError(f"Fine-tuning needs faces in at least {MIN_PHOTOS} photos; found {len(crops)}{detail}.")
+        raise UserError(f"Fine-tuning needs faces in at least {FINETUNE_MIN_PHOTOS} photos; "
+                        f"found {len(crops)}{detail}.")
     dev = torch.device(device)
-    held = 2 if len(crops) > MIN_PHOTOS else 1  # with three photos one held-out photo both chooses and reports
+    held = 2 if len(crops) > FINETUNE_MIN_PHOTOS else 1  # with three photos one held-out photo both chooses and reports
     (held_out, report_face), (picked_on, choice_face) = crops[-1], crops[-held]
     train_faces = [face for _, face in crops[:-held]]
     judge = Validation(report_face, train_faces[0], dev, seed)
@@ -159,6 +155,7 @@ def finetune_person(
 
     generator.train().requires_grad_(True)
     perceptual = PerceptualLoss().to(dev)
+    weights = PAPER_LOSS_WEIGHTS  # without its adversarial term: see the module docstring
     optimizer = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.9, 0.99))
     rng = np.random.default_rng(seed)
     history: list[dict] = [{"iteration": 0, "elapsed": 0.0, **best}]  # figures on the choosing photo
@@ -169,23 +166,15 @@ def finetune_person(
         if abort_fn is not None and abort_fn():
             stopped_by = "cancelled"
             break
-        lq, ref, gt = [], [], []
-        for _ in range(batch_size):
+        samples = []
+        for _ in range(batch_size):  # as training draws them, each photo's reference one of the others
             i = int(rng.integers(len(train_faces)))
-            face = train_faces[i][:, ::-1].copy() if rng.random() < 0.5 else train_faces[i]
-            degraded = degrade(face, sample_params(rng, ranges), rng)
             others = [j for j in range(len(train_faces)) if j != i]
-            if rng.random() < 0.1:
-                reference = degraded
-            else:
-                reference = pairs.augment_reference(train_faces[int(rng.choice(others))], rng)
-            lq.append(degraded)
-            ref.append(reference)
-            gt.append(face)
-        lq_t, ref_t, gt_t = (_to_tensor(b, dev) for b in (lq, ref, gt))
+            samples.append(draw_triplet(train_faces[i], others, train_faces.__getitem__, rng, ranges))
+        lq_t, ref_t, gt_t = (to_tensor([getattr(t, k) for t in samples], dev) for k in ("lq", "ref", "gt"))
         out = generator(lq_t, ref_t)
-        loss = perceptual(out.image, gt_t) + out.vq_loss + 15.0 * attention_reconstruction_loss(
-            gt_t, ref_t, out.extraction, out.distribution)
+        loss = (weights.percep * perceptual(out.image, gt_t) + weights.q * out.vq_loss
+                + weights.att * attention_reconstruction_loss(gt_t, ref_t, out.extraction, out.distribution))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

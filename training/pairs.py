@@ -26,6 +26,8 @@ import numpy as np
 
 from ented_desktop.core.errors import UserError
 
+SELF_REFERENCE_PROB = 0.1  # share of training samples whose reference is the degraded input itself
+
 
 class PersonEntry(Protocol):
     """What pairing needs from a crop: who it is (``None`` if unknown) and which photo it came from."""

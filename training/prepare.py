@@ -57,6 +57,7 @@ from ented_desktop.core.errors import ImageReadError, UserError
 from ented_desktop.core.face.align import align_face, face_scale
 from ented_desktop.core.face.detect import FaceDetector, create_detector
 from ented_desktop.core.imageio import read_image_rgb8, write_photo_atomic
+from ented_desktop.core.restore_wording import NO_FACE
 
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 DEFAULT_MAX_UPSCALE = 1.0
@@ -67,7 +68,6 @@ SETTINGS = "prepare.json"
 
 # Reasons a face or a photo yields no crop (keys of the report).
 UNREADABLE = "unreadable"
-NO_FACE = "no face found"
 NOT_THE_PERSON = "not the folder's person"
 AMBIGUOUS = "ambiguous person"
 TOO_SMALL = "too small"

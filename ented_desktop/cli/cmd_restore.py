@@ -1,10 +1,17 @@
 """`ented restore INPUT... -o OUTDIR [--reference REF | --pairs CSV] [--aligned] [--engine torch|onnx]
-[--device auto|cpu|cuda] [--model NAME_OR_PATH] [--json]`
+[--device auto|cpu|cuda] [--model NAME_OR_PATH] [--fidelity W] [--background clean|enlarge
+[--background-model NAME]] [--json]`
+
+Which model restores a face: --model NAME for every face; by default ENTED (with the reference) for faces up to
+its 128 px, and the best installed 512 px face model (CodeFormer, GFPGAN, RestoreFormer++, RestoreFormer, in
+that order) for larger ones. --fidelity is CodeFormer's w (0 quality to 1 fidelity, 0.5 by default). With a
+reference, the face it belongs to is checked against it (identity distances before and after, in --json).
 
 Outputs keep the input's stem (inside OUTDIR, mirroring sub-folders of folder inputs), are PNG unless the input
-is JPEG, keep the input's size, EXIF and ICC, and are written atomically. No existing file is overwritten except
-an output of an earlier run into the same OUTDIR, unchanged since (listed in OUTDIR/.ented-restore.json). Exit
-status 0 when every input was restored, 1 otherwise (one line per failed input on stderr), 2 for usage errors.
+is JPEG, keep the input's size (twice it with --background enlarge), EXIF and ICC, and are written atomically.
+No existing file is overwritten except an output of an earlier run into the same OUTDIR, unchanged since (listed
+in OUTDIR/.ented-restore.json). Exit status 0 when every input was restored, 1 otherwise (one line per failed
+input on stderr), 2 for usage errors.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import json
 import logging
 import os
@@ -27,6 +35,7 @@ import numpy as np
 from ented_desktop.cli.restore_outputs import WrittenOutputs
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.face.detect import DETECTORS
+from ented_desktop.core.reference_match import ReferenceMatcher, offline_embedder
 
 EXIT_SOME_FAILED = 1
 
@@ -52,7 +61,17 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                    help="inputs and references are aligned face crops (FFHQ template, any square size)")
     p.add_argument("--engine", choices=("torch", "onnx"), default="torch")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--model", metavar="NAME_OR_PATH", help="a model name in the model directory, or a file")
+    p.add_argument("--model", metavar="NAME_OR_PATH",
+                   help="restore every face with this model: a name from `ented models list` (ENTED or an "
+                        "imported face model), or a file (default: ENTED for faces up to its 128 px, and the best "
+                        "installed 512 px face model for larger ones)")
+    p.add_argument("--fidelity", type=float, metavar="W",
+                   help="CodeFormer's fidelity weight w, 0 (quality) to 1 (fidelity); default 0.5 as upstream")
+    p.add_argument("--background", choices=("clean", "enlarge"),
+                   help="also restore the background with the installed upscaler: clean it at the photo's size, "
+                        "or enlarge the photo 2x")
+    p.add_argument("--background-model", metavar="NAME",
+                   help="the installed background model (default realesrgan-x2plus)")
     p.add_argument("--model-dir", type=Path, help="the model directory (default: ENTED_MODEL_DIR or user data)")
     p.add_argument("--detector", choices=DETECTORS, default="auto", help="face detector (default auto)")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
@@ -159,12 +178,20 @@ def plan(args: argparse.Namespace, outputs: WrittenOutputs) -> list[Job]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ented_desktop.core.pipeline import load_restorer
+    from ented_desktop.core.restore_job import IdentityChecks, RestoreSettings, start_run
+    from ented_desktop.core.restore_wording import BACKGROUND_ON_CROPS
 
+    if args.aligned and args.background:
+        raise UserError(BACKGROUND_ON_CROPS + ".")
     outputs = WrittenOutputs(args.outdir)
     jobs = plan(args, outputs)
-    restorer = load_restorer(args.model, args.engine, args.device, args.model_dir, args.detector)
-    matcher = ReferenceMatcher()
+    models = start_run(RestoreSettings(args.model, args.engine, args.device, args.model_dir, args.detector,
+                                       fidelity=args.fidelity, background=args.background,
+                                       background_model=args.background_model))
+    restorer = models.main
+    embedder = functools.cache(offline_embedder)  # one for matching references and checking identities
+    matcher = ReferenceMatcher(embedder)
+    identity = IdentityChecks(embedder) if args.reference or args.pairs else None
     references: dict[Path, np.ndarray] = {}
     if args.reference is not None:  # one reference for the whole run: if it is unusable, that is a usage error
         with collect_notes():  # only the reference's pixels are used, so notes on its metadata do not matter
@@ -181,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
         if not job.result:
             start = time.perf_counter()
             try:
-                job.result = restore_one(job, restorer, references, matcher, args.aligned)
+                job.result = restore_one(job, models, references, matcher, args.aligned, identity)
                 if "error" not in job.result:
                     outputs.record(job.output)
             except UserError as exc:
@@ -200,7 +227,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         summary = {
             "model": restorer.engine.model_name, "engine": restorer.engine.name, "device": restorer.engine.device,
-            "restored": len(jobs) - len(failed), "failed": len(failed),
+            "large_faces_model": models.rule.large_faces, "fidelity": models.record["fidelity"],
+            "background": args.background, "restored": len(jobs) - len(failed), "failed": len(failed),
             "inputs": [_json_row(j) for j in jobs],
         }
         print(json.dumps(summary, indent=2))
@@ -261,37 +289,40 @@ def collect_notes() -> Iterator[list[str]]:
         notes.extend(str(w.message) for w in caught)
 
 
-def restore_one(job: Job, restorer, references: dict, matcher: ReferenceMatcher, aligned: bool) -> dict:
+def restore_one(job: Job, models, references: dict, matcher: ReferenceMatcher, aligned: bool,
+                identity=None) -> dict:
+    """Restore one input with the run's ``models`` (core.restore_job.RestoreRun); ``identity``: the run's
+    core.restore_job.IdentityChecks, when references are given."""
     if job.reference is not None and job.reference not in references:
         with collect_notes():  # only the reference's pixels are used, so notes on its metadata do not matter
-            references[job.reference] = load_reference(job.reference, restorer, aligned)
+            references[job.reference] = load_reference(job.reference, models.main, aligned)
     with collect_notes() as notes:
-        result = _restore_photo(job, restorer, references.get(job.reference), matcher, aligned)
+        result = _restore_photo(job, models, references.get(job.reference), matcher, aligned, identity)
     result["notes"] = list(dict.fromkeys(notes))  # each note once, however often it was reported
     return result
 
 
-def _restore_photo(job: Job, restorer, ref: np.ndarray | None, matcher: ReferenceMatcher, aligned: bool) -> dict:
+def _restore_photo(job: Job, models, ref: np.ndarray | None, matcher: ReferenceMatcher, aligned: bool,
+                   identity) -> dict:
     from ented_desktop.core.imageio import read_photo, write_photo_atomic
+    from ented_desktop.core.restore_job import NothingRestored, restore_detected
 
     photo = read_photo(job.input)
-    if aligned:
+    if aligned:  # the crop is the face: its side is its size
+        restorer = models.restorer_for(models.rule.model_for(float(photo.pixels.shape[0])))
         pixels = restorer.restore_aligned(photo.pixels, ref, grayscale=photo.grayscale)
-        result = {"faces_found": 1, "faces_restored": 1, "reference_used": ["self" if ref is None else "person"]}
+        used = "unused" if not getattr(restorer.engine, "uses_reference", True) else "self" if ref is None else "person"
+        result = {"faces_found": 1, "faces_restored": 1, "reference_used": [used]}
     else:
-        faces = restorer.detect(photo.pixels)
-        if not faces:
-            raise UserError("no face found")
-        refs = [None] * len(faces)
-        if ref is not None:
-            refs[matcher.face_for(photo.pixels, faces, ref)] = ref
-        out = restorer.restore(photo.pixels, faces=faces, references=refs, grayscale=photo.grayscale)
-        reports = [f.to_dict() for f in out.faces]
-        result = {"faces_found": len(faces), "faces_restored": out.restored_count,
-                  "reference_used": [f.reference for f in out.faces], "faces": reports}
-        if out.restored_count == 0:  # a failure that still reports the faces it found
-            result["error"] = f"no face could be restored ({'; '.join(f.reason for f in out.faces)})"
-            return result
+        try:
+            out = restore_detected(photo.pixels, models.main, reference=ref, matcher=matcher,
+                                   grayscale=photo.grayscale, run=models, identity=identity)
+        except NothingRestored as exc:  # a failure that still reports the faces it found
+            return {"faces_found": len(exc.faces), "faces_restored": 0,
+                    "reference_used": [f.reference for f in exc.faces], "faces": [f.json_row() for f in exc.faces],
+                    "error": str(exc)}
+        result = {"faces_found": len(out.faces), "faces_restored": out.restored_count,
+                  "reference_used": out.reference_used, "faces": [f.json_row() for f in out.faces]}
         pixels = out.pixels
     try:
         job.output.parent.mkdir(parents=True, exist_ok=True)
@@ -303,39 +334,3 @@ def _restore_photo(job: Job, restorer, ref: np.ndarray | None, matcher: Referenc
     write_photo_atomic(pixels, job.output, grayscale=photo.grayscale, exif=photo.exif,
                        icc_profile=photo.icc_profile, overwrite=job.replace)
     return result
-
-
-class ReferenceMatcher:
-    """Which face of a photo a reference belongs to, among the faces large enough to be restored (all faces when
-    none is): the only one; else the one closest in identity to the reference (offline dlib embedding) when that
-    model is installed; else the first, the largest."""
-
-    def __init__(self) -> None:
-        self._embedder = None
-        self._tried = False
-
-    def _get(self):
-        if not self._tried:
-            self._tried = True
-            try:
-                from ented_desktop.core.identity import IdentityEmbedder
-
-                self._embedder = IdentityEmbedder()
-            except (ImportError, UserError):
-                self._embedder = None
-        return self._embedder
-
-    def face_for(self, pixels: np.ndarray, faces: list, reference: np.ndarray) -> int:
-        from ented_desktop.core.pipeline import MIN_FACE
-
-        # A face too small to restore is left as it is: given the reference, it would leave it unused.
-        candidates = [i for i, f in enumerate(faces) if f.size >= MIN_FACE] or list(range(len(faces)))
-        if len(candidates) == 1 or self._get() is None:
-            return candidates[0]
-        from ented_desktop.core.identity import identity_distance
-        from ented_desktop.core.imageio import to_uint8
-
-        image = to_uint8(pixels)
-        ref_emb = self._embedder.embed_aligned(to_uint8(reference))
-        dists = [identity_distance(self._embedder.embed(image, faces[i].landmarks), ref_emb) for i in candidates]
-        return candidates[int(np.argmin(dists))]

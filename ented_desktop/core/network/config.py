@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,6 @@ class ENTEDConfig:
     vq: bool = True                      # vector-quantised dictionary on Z_LQ
     refine: bool = True                  # latent space refinement (eqs. 5-8) for the style code
     rgb_residual: bool = False           # decoder output is added to the input image (not in the paper)
-    extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         r, lr = self.resolution, self.latent_resolution
@@ -66,6 +65,7 @@ class ENTEDConfig:
     @classmethod
     def from_json(cls, text: str | dict) -> ENTEDConfig:
         data = json.loads(text) if isinstance(text, str) else dict(text)
+        data.pop("extra", None)  # an unused field that models and checkpoints made before 2026-12 still carry
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
