@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "train": "cmd_train",
     "finetune": "cmd_finetune",
     "evaluate": "cmd_evaluate",
+    "models": "cmd_models",
 }
 
 

@@ -14,6 +14,9 @@ Rules the user can rely on:
 - Faces close together never paint over each other: each paste is limited to the pixels nearer to its face
   than to any other detected face (:func:`territory_mask`), so a neighbour keeps its own restoration, and a face
   left alone stays as it was.
+- Third-party face models (GFPGAN, CodeFormer, RestoreFormer, RestoreFormer++) restore from the face alone,
+  aligned at the same FFHQ template and size as upstream (512 px); the report says ``reference: "unused"``
+  and, when the person had one, that their reference was not used.
 - A photo whose faces need different models is restored in passes, one per model, each given all the photo's
   faces but restoring only its own (``only``), cropping from the original photo and pasting onto the previous
   pass's result (``canvas``): the pixels are the same as if one call had restored each face with its model.
@@ -49,7 +52,8 @@ class FaceReport:
     box: tuple[float, float, float, float]
     size: float                 # aligned-crop side in photo pixels (Face.size)
     restored: bool
-    reference: str              # "person" (a reference was given), "self" (fallback) or "none" (not restored)
+    reference: str              # "person" (a reference was given), "self" (fallback), "unused" (the model takes
+                                # none) or "none" (not restored)
     reason: str
     detail_only: bool = False   # larger than the model: only the fine detail the photo lacked was added
 
@@ -142,6 +146,7 @@ class Restorer:
         if canvas is not None and (canvas.shape != pixels.shape or canvas.dtype != pixels.dtype):
             raise ValueError(f"a {canvas.dtype} {canvas.shape} canvas for a {pixels.dtype} {pixels.shape} photo")
         res = self.resolution
+        uses_reference = getattr(self.engine, "uses_reference", True)
         reports: list[FaceReport] = []
         todo: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # face index, lq, ref, matrix
         for i, (face, ref) in enumerate(zip(faces, references, strict=True)):
@@ -155,12 +160,17 @@ class Restorer:
             lq = to_float01(lq_crop)
             if grayscale:
                 lq = to_gray_rgb(lq)
-            ref_img = lq if ref is None else reference_crop(ref, res)
-            if grayscale and ref is not None:
-                ref_img = to_gray_rgb(ref_img)
-            kind = "self" if ref is None else "person"
-            reason = "restored with the person's reference" if ref is not None else (
-                "restored without a reference (the face served as its own reference)")
+            if uses_reference:
+                ref_img = lq if ref is None else reference_crop(ref, res)
+                if grayscale and ref is not None:
+                    ref_img = to_gray_rgb(ref_img)
+                kind = "self" if ref is None else "person"
+                reason = "restored with the person's reference" if ref is not None else (
+                    "restored without a reference (the face served as its own reference)")
+            else:
+                ref_img, kind = lq, "unused"
+                reason = f"restored with {self.engine.model_name}, which restores from the face alone" + (
+                    "; the person's reference was not used" if ref is not None else "")
             if face.size > res:  # so a user who sees little change knows why
                 reason += (f"; the face is larger than the model's {res} px, so only fine detail the photo lacks "
                            "was added and its own detail (grain, dust, texture) was kept")
@@ -235,12 +245,15 @@ def load_restorer(
     device: str = "auto",
     model_dir: str | Path | None = None,
     detector: str = "auto",
+    *,
+    fidelity: float | None = None,
 ) -> Restorer:
-    """A Restorer with the named (or default) trained model; raises ModelError when none is installed."""
+    """A Restorer with the named (or default) trained model; raises ModelError when none is installed.
+    ``fidelity``: CodeFormer's w (see :func:`ented_desktop.core.engines.load_engine`)."""
     from .engines import load_engine
     from .face.detect import create_detector
 
-    eng = load_engine(model, engine, device, model_dir)
+    eng = load_engine(model, engine, device, model_dir, fidelity=fidelity)
     det = create_detector(detector, Path(model_dir) if model_dir else None, device="cpu")
     return Restorer(eng, det)
 

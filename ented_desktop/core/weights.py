@@ -58,22 +58,25 @@ def _write_manifest(directory: Path, entries: dict[str, str]) -> None:
     write_text_atomic(directory / MANIFEST, text)
 
 
-def add_to_manifest(path: Path) -> str:
-    """Record (or update) ``path``'s sha256 in the manifest of its folder; returns the digest."""
+def add_to_manifest(path: Path, digest: str | None = None) -> str:
+    """Record (or update) ``path``'s sha256 in the manifest of its folder; returns the digest. ``digest``: one the
+    caller computed from the bytes it wrote (hashing a 300 MB file again costs seconds)."""
     path = Path(path)
     entries = read_manifest(path.parent)
-    entries[path.name] = sha256_file(path)
+    entries[path.name] = digest or sha256_file(path)
     _write_manifest(path.parent, entries)
     return entries[path.name]
 
 
 def remove_model(path: Path) -> None:
-    """Delete a model file, its model card and its manifest line."""
+    """Delete a model file, its model card, its ONNX export and their manifest lines (the lines first: a file that
+    is listed but gone is reported as missing, never a stale file as verified)."""
     path = Path(path)
     files = (path, path.with_suffix(".md"), path.with_suffix(".onnx"))
     entries = read_manifest(path.parent)
-    if any(entries.pop(f.name, None) is not None for f in files):
-        _write_manifest(path.parent, entries)
+    kept = {name: digest for name, digest in entries.items() if name not in {f.name for f in files}}
+    if kept != entries:
+        _write_manifest(path.parent, kept)
     for file in files:
         file.unlink(missing_ok=True)
 

@@ -24,9 +24,20 @@ def load_engine(
     engine: str = "torch",
     device: str = "auto",
     model_dir: str | os.PathLike[str] | None = None,
+    *,
+    fidelity: float | None = None,
 ) -> RestorationEngine:
-    """The named (or default) trained model on the chosen engine. Raises ModelError when none is installed."""
+    """The named (or default) trained model on the chosen engine. Raises ModelError when none is installed.
+
+    Third-party face models (GFPGAN, CodeFormer, RestoreFormer, RestoreFormer++) installed in the model directory
+    load by name too; ``fidelity`` is CodeFormer's w (upstream's 0.5 when None), a UserError for other models."""
+    from .thirdparty import is_thirdparty, load_thirdparty_engine  # torch and spandrel load only when needed
+
     weights = resolve_model(model, model_dir)
+    if engine in ENGINES and is_thirdparty(weights.with_suffix(SUFFIX)):
+        return load_thirdparty_engine(weights.with_suffix(SUFFIX), engine, device, fidelity)
+    if fidelity is not None:
+        raise UserError("--fidelity applies to CodeFormer only; ENTED has no fidelity setting.")
     if engine == "torch":
         from .torch_engine import TorchEngine
 

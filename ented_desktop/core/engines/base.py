@@ -12,6 +12,8 @@ class RestorationEngine(Protocol):
     device: str          # where it runs: "cpu" or "cuda" (torch also "cuda:N" or "mps")
     resolution: int      # the model's face size R
     model_name: str
+    uses_reference: bool  # False: ``ref`` is ignored (third-party face models restore from the face alone)
+    fidelity: float | None  # CodeFormer's fidelity weight w; None for models without one
 
     def restore(self, lq: np.ndarray, ref: np.ndarray) -> np.ndarray:
         """lq, ref: N x R x R x 3 float32 RGB in [0, 1] -> restored N x R x R x 3 float32 in [0, 1]."""

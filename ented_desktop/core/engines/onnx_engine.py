@@ -6,35 +6,25 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError, UserError
+from ..errors import ModelError
 from ..weights import read_manifest, sha256_file
 from .base import check_batch, from_network, to_network
+from .ort_session import open_session, session_device
 
 
 class OnnxEngine:
     name = "onnx"
+    uses_reference = True
+    fidelity: float | None = None
 
     def __init__(
         self, path: Path, device: str = "auto", verify: bool = True, weights_sha256: str | None = None
     ) -> None:
         """With ``weights_sha256``, the export must have been made from the weights file of that digest."""
-        import onnxruntime as ort
-
         path = Path(path)
         if verify and read_manifest(path.parent).get(path.name) != (sha256_file(path) if path.is_file() else None):
             raise ModelError(f"{path.name} is missing, damaged or not listed in the manifest beside it.")
-        available = ort.get_available_providers()
-        if device.startswith("cuda") and "CUDAExecutionProvider" not in available:
-            raise UserError("CUDA was requested but ONNX Runtime has no CUDA provider here; use --device cpu or auto.")
-        providers = ["CPUExecutionProvider"]
-        if device != "cpu" and "CUDAExecutionProvider" in available:
-            providers.insert(0, "CUDAExecutionProvider")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
-        except Exception as exc:  # onnxruntime raises its own exception types for malformed files
-            raise ModelError(f"{path.name} is not a loadable ONNX model ({exc}).") from exc
+        self.session = open_session(path, device)
         meta = self.session.get_modelmeta().custom_metadata_map
         if "resolution" not in meta:
             raise ModelError(f"{path.name} is not an ENTED ONNX export (no resolution in its metadata).")
@@ -46,8 +36,7 @@ class OnnxEngine:
                              f"it is an older export); run `ented export-onnx --model {weights}`.")
         self.resolution = int(meta["resolution"])
         self.model_name = meta.get("ented_model", path.stem)
-        # Named as the torch engine and --device name it, not by ONNX Runtime's provider.
-        self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+        self.device = session_device(self.session)
 
     def restore(self, lq: np.ndarray, ref: np.ndarray) -> np.ndarray:
         check_batch(lq, ref, self.resolution)

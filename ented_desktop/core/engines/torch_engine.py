@@ -31,6 +31,8 @@ def pick_torch_device(device: str = "auto") -> torch.device:
 
 class TorchEngine:
     name = "torch"
+    uses_reference = True
+    fidelity: float | None = None
 
     def __init__(self, generator: ENTEDGenerator, model_name: str, device: str = "auto") -> None:
         self.torch_device = pick_torch_device(device)
