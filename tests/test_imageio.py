@@ -535,6 +535,47 @@ def test_exif_and_icc_are_carried_to_outputs(tmp_path: Path, suffix: str) -> Non
         assert exif.get_ifd(0x8769)[0x9003] == "1952:07:14 10:30:00"
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_tiff_round_trip_keeps_depth_pixels_exif_and_icc(tmp_path: Path, dtype: type,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(imageio, "_TIFF_STRIP_BYTES", 4096)  # several strips
+    pixels = rgb16_fixture() if dtype == np.uint16 else to_uint8(rgb16_fixture())
+    pixels = np.tile(pixels, (40, 30, 1))  # 240 x 150, rows that compress
+    out = write_photo_atomic(pixels, tmp_path / "out.tif", exif=exif_bytes(), icc_profile=SRGB_ICC)
+    photo = read_photo(out)
+    assert photo.format == "TIFF" and photo.pixels.dtype == dtype and not photo.grayscale
+    np.testing.assert_array_equal(photo.pixels, pixels)
+    assert photo.icc_profile == SRGB_ICC
+    exif = parse_exif(photo.exif)
+    assert exif[0x010F] == "ENTED Test Camera"
+    assert exif.get_ifd(0x8769)[0x9003] == "1952:07:14 10:30:00"
+    independent = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)  # libtiff, not the code that wrote it
+    assert independent.dtype == dtype
+    np.testing.assert_array_equal(independent[..., ::-1], pixels)
+    with Image.open(out) as im:
+        assert im.tag_v2[259] == 8 and len(im.tag_v2[273]) > 1  # Deflate, in strips
+    assert out.stat().st_size < pixels.nbytes / 4
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_grayscale_tiff_is_one_channel_of_luma(tmp_path: Path, dtype: type) -> None:
+    gray = np.resize(VALUES_16, (7, 9)).astype(np.uint16)
+    gray = gray if dtype == np.uint16 else to_uint8(gray)
+    out = write_photo_atomic(np.repeat(gray[..., None], 3, axis=2), tmp_path / "g.tiff", grayscale=True)
+    with Image.open(out) as im:
+        assert im.mode == ("I;16" if dtype == np.uint16 else "L")
+    photo = read_photo(out)
+    assert photo.grayscale and photo.pixels.dtype == dtype
+    np.testing.assert_array_equal(photo.pixels[..., 1], gray)
+
+
+def test_tiff_of_a_photo_with_malformed_exif_is_written_without_it(tmp_path: Path) -> None:
+    out = write_photo_atomic(quadrants(), tmp_path / "o.tif", exif=b"Exif\x00\x00XX" + bytes(20))
+    photo = read_photo(out)
+    assert set(parse_exif(photo.exif)) == {0x0112, 0x011A, 0x011B, 0x0128}  # upright, and 72 dpi as TIFF wants
+    np.testing.assert_array_equal(photo.pixels, quadrants())
+
+
 def test_icc_profile_of_the_wrong_colour_space_is_left_out(tmp_path: Path) -> None:
     gray_icc = SRGB_ICC[:16] + b"GRAY" + SRGB_ICC[20:]  # only the header matters to the check
     pixels = np.full((4, 4, 3), 90, np.uint8)
@@ -678,8 +719,8 @@ def test_missing_output_folder(tmp_path: Path) -> None:
 
 
 def test_unsupported_output_suffix(tmp_path: Path) -> None:
-    with pytest.raises(ImageWriteError, match=r"only JPEG \(\.jpg, \.jpeg, \.jpe, \.jfif\) and PNG \(\.png\)"):
-        write_photo_atomic(np.zeros((4, 4, 3), np.uint8), tmp_path / "out.tif")
+    with pytest.raises(ImageWriteError, match=r"only JPEG \(.*\), PNG \(\.png\) and TIFF \(\.tif, \.tiff\)"):
+        write_photo_atomic(np.zeros((4, 4, 3), np.uint8), tmp_path / "out.webp")
     no_leftovers(tmp_path, set())
 
 

@@ -187,3 +187,16 @@ def test_saving_over_a_newer_file_keeps_what_this_version_does_not_know(tmp_path
     assert json.loads(path.read_text()) == newer
     save_settings(dataclasses.replace(settings, jpeg_quality=80), path)  # changed in this version
     assert json.loads(path.read_text()) == {**newer, "jpeg_quality": 80}
+
+
+def test_a_version_2_file_reads_unchanged_and_tiff_is_a_format_since_version_3(tmp_path):
+    path = tmp_path / "settings.json"
+    v2 = {"version": 2, "device": "cpu", "export_format": "jpeg", "jpeg_quality": 70, "export_pattern": "{stem}"}
+    path.write_text(json.dumps(v2))
+    settings, warnings = read_settings(path)
+    assert warnings == []
+    assert settings == Settings(device="cpu", export_format="jpeg", jpeg_quality=70, export_pattern="{stem}")
+    save_settings(dataclasses.replace(settings, export_format="tiff"), path)
+    saved = {**dataclasses.asdict(settings), "version": SETTINGS_VERSION, "export_format": "tiff"}
+    assert json.loads(path.read_text()) == saved
+    assert read_settings(path) == (dataclasses.replace(settings, export_format="tiff"), [])

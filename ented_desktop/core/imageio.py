@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import itertools
 import logging
 import os
 import secrets
@@ -38,7 +39,8 @@ MAX_PIXELS: int = 150_000_000
 
 # .jpe and .jfif are JPEG too (Windows saves photos from the web as .jfif).
 _JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
-SUPPORTED_SUFFIXES: frozenset[str] = _JPEG_SUFFIXES | {".png", ".tif", ".tiff", ".webp", ".bmp"}
+_TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
+SUPPORTED_SUFFIXES: frozenset[str] = _JPEG_SUFFIXES | _TIFF_SUFFIXES | {".png", ".webp", ".bmp"}
 
 # Restricting Pillow's plugins keeps it away from formats that shell out (EPS runs Ghostscript). Camera
 # JPEGs with a multi-picture index open through the JPEG plugin as format "MPO", reported here as "JPEG".
@@ -459,12 +461,72 @@ def _encode_png_rgb16(pixels: np.ndarray, exif: bytes | None, icc: bytes | None)
     return png[:ihdr_end] + extra + png[ihdr_end:]
 
 
+_TIFF_STRIP_BYTES = 1 << 18  # uncompressed bytes per strip: small enough for any reader, big enough to compress
+_TIFF_IMAGE_TAGS = {  # tag -> type (TIFF 6.0, section 8): what says how the pixels are stored
+    256: 4, 257: 4, 258: 3, 259: 3, 262: 3, 273: 4, 277: 3, 278: 4, 279: 4, 284: 3, 317: 3,
+}
+
+
+def _tiff_exif_tags(exif: bytes) -> dict[int, object]:
+    """EXIF as a TIFF keeps it, in its own tags: the descriptive IFD0 tags plus the Exif and GPS sub-IFDs (the
+    reverse of :func:`_tiff_orientation_and_exif`)."""
+    parsed = Image.Exif()
+    parsed.load(exif if exif.startswith(_EXIF_PREFIX) else _EXIF_PREFIX + exif)
+    tags: dict[int, object] = {tag: parsed[tag] for tag in _TIFF_DESCRIPTIVE_TAGS if tag in parsed}
+    for ifd_tag in (_EXIF_IFD, _GPS_IFD):
+        # The interoperability pointer is an offset into the EXIF block, meaningless in another file.
+        sub = {k: v for k, v in parsed.get_ifd(ifd_tag).items() if k != _INTEROP_IFD}
+        if sub:
+            tags[ifd_tag] = sub
+    return tags
+
+
+def _encode_tiff(pixels: np.ndarray, grayscale: bool, exif: bytes | None, icc: bytes | None) -> bytes:
+    """A little-endian baseline TIFF of 8 or 16 bits per sample (as ``pixels``), RGB or, for ``grayscale``, the
+    luma alone; Deflate with horizontal differencing (lossless, and about as small as a PNG). The ICC profile goes
+    in tag 34675, EXIF in the TIFF's own tags. Pillow cannot write 16-bit colour, so the file is laid out here:
+    header, then the tags (serialised by Pillow's ImageFileDirectory, which counts strip offsets from their end, as
+    its own TIFF writer does), then the strips."""
+    from PIL.TiffImagePlugin import ImageFileDirectory_v2
+
+    samples = (_luma(pixels)[..., None] if grayscale else pixels).astype(pixels.dtype.newbyteorder("<"))
+    height, width, channels = samples.shape
+    differences = samples.copy()
+    differences[:, 1:] -= samples[:, :-1]  # predictor 2: wraps modulo 2^bits, as TIFF defines it
+    rows = max(1, _TIFF_STRIP_BYTES // (width * channels * samples.itemsize))
+    strips = [zlib.compress(differences[y : y + rows].tobytes(), 6) for y in range(0, height, rows)]
+    ifd = ImageFileDirectory_v2(prefix=b"II")
+    if exif:
+        try:
+            for tag, value in _tiff_exif_tags(exif).items():
+                ifd[tag] = value
+        except Exception as exc:  # Pillow raises many types for malformed metadata, which is optional
+            _log.warning("Not embedding unreadable EXIF metadata: %s", exc)
+    for tag, value in ((282, 72.0), (283, 72.0), (296, 2)):  # 72 dpi unless the EXIF says otherwise
+        if tag not in ifd:
+            ifd[tag] = value
+    image_tags = {
+        256: width, 257: height, 258: (samples.itemsize * 8,) * channels, 259: 8, 262: 1 if grayscale else 2,
+        273: tuple(itertools.accumulate((len(s) for s in strips[:-1]), initial=0)), 277: channels, 278: rows,
+        279: tuple(len(s) for s in strips), 284: 1, 317: 2,
+    }
+    for tag, value in image_tags.items():
+        ifd.tagtype[tag] = _TIFF_IMAGE_TAGS[tag]
+        ifd[tag] = value
+    if icc:
+        ifd.tagtype[34675] = 7  # UNDEFINED: the profile's bytes
+        ifd[34675] = icc
+    return b"II" + struct.pack("<HI", 42, 8) + ifd.tobytes(8) + b"".join(strips)
+
+
 def _encode(
     pixels: np.ndarray, kind: str, grayscale: bool, exif: bytes | None, icc: bytes | None, jpeg_quality: int
 ) -> bytes:
     if icc and not _icc_fits(icc, grayscale):
         _log.warning("Not embedding an ICC profile whose colour space does not match the output")
         icc = None
+    if kind == "TIFF":
+        return _encode_tiff(pixels, grayscale, exif, icc)
     if kind == "JPEG":
         pixels = to_uint8(pixels)
         if exif:
@@ -562,10 +624,11 @@ def write_photo_atomic(
     jpeg_quality: int = 95,
     overwrite: bool = False,
 ) -> Path:
-    """Write H x W x 3 uint8/uint16 RGB ``pixels`` to a JPEG (.jpg, .jpeg, .jpe, .jfif) or .png file, atomically.
+    """Write H x W x 3 uint8/uint16 RGB ``pixels`` to a JPEG (.jpg, .jpeg, .jpe, .jfif), .png or TIFF (.tif, .tiff)
+    file, atomically.
 
-    JPEG is 8-bit (uint16 is rounded), with 4:4:4 chroma at ``jpeg_quality`` >= 90. PNG keeps uint16 as
-    16-bit. ``grayscale`` writes one channel, the Rec. 601 luma. EXIF and ICC are embedded in both formats;
+    JPEG is 8-bit (uint16 is rounded), with 4:4:4 chroma at ``jpeg_quality`` >= 90. PNG and TIFF keep uint16 as
+    16-bit. ``grayscale`` writes one channel, the Rec. 601 luma. EXIF and ICC are embedded in all three formats;
     an ICC profile whose colour space does not match the output (a GRAY profile on a colour output) is
     left out, as is EXIF larger than a JPEG segment (64 KB). An existing file is never replaced unless
     ``overwrite``. Raises ImageWriteError with the reason when the file cannot be written.
@@ -582,9 +645,11 @@ def write_photo_atomic(
         kind = "JPEG"
     elif suffix == ".png":
         kind = "PNG"
+    elif suffix in _TIFF_SUFFIXES:
+        kind = "TIFF"
     else:
-        raise ImageWriteError(f'Cannot write "{path}": only JPEG (.jpg, .jpeg, .jpe, .jfif) and PNG (.png) files '
-                              "can be written.")
+        raise ImageWriteError(f'Cannot write "{path}": only JPEG (.jpg, .jpeg, .jpe, .jfif), PNG (.png) and TIFF '
+                              "(.tif, .tiff) files can be written.")
     if not overwrite and os.path.lexists(path):
         raise _write_error(path, FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)))
     try:

@@ -6,7 +6,12 @@ File history (each ``_migrate_vN`` turns version N into N + 1):
   ``export_format``.
 - v1: ``device`` replaced ``use_gpu``; ``engine``, ``model_dir`` and ``thumbnail_size`` (renamed from
   ``thumb_size``) appeared. Exported files were always named ``{stem}_restored``.
-- v2 (current): ``export_pattern`` names exported files.
+- v2: ``export_pattern`` names exported files.
+- v3: ``export_format`` may be ``"tiff"``. The Export dialog keeps its last choice of format, JPEG
+  quality and file name in ``export_format``, ``jpeg_quality`` and ``export_pattern``.
+- v4 (current): the last choice of how to restore: ``restore_model`` (an installed model's name, or None for the
+  default rule, best for each face), ``restore_fidelity`` (CodeFormer's w) and ``restore_background`` (None,
+  ``"clean"`` or ``"enlarge"``).
 
 A file written by a newer version is read as far as this version understands it. Saving over it keeps
 its version number and everything in it except the options changed here, so going back to the newer
@@ -29,13 +34,15 @@ from ented_desktop.core.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 
-SETTINGS_VERSION = 2
+SETTINGS_VERSION = 4
 SETTINGS_FILE_NAME = "settings.json"
 
 DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("torch", "onnx")
-EXPORT_FORMATS = ("png", "jpeg")
+EXPORT_FORMATS = ("png", "jpeg", "tiff")
 THUMBNAIL_SIZE_RANGE = (64, 1024)
+RESTORE_BACKGROUNDS = (None, "clean", "enlarge")
+DEFAULT_FIDELITY = 0.5  # CodeFormer's own default weight w
 JPEG_QUALITY_RANGE = (1, 100)
 EXPORT_PATTERN_FIELDS = ("stem", "album", "date", "version", "model")
 
@@ -50,6 +57,9 @@ class Settings:
     export_format: str = "png"
     jpeg_quality: int = 95
     export_pattern: str = "{stem}_restored"
+    restore_model: str | None = None  # None: the default rule (ENTED, and a 512 px model for large faces)
+    restore_fidelity: float = DEFAULT_FIDELITY
+    restore_background: str | None = None
 
 
 def default_settings_path() -> Path:
@@ -70,8 +80,19 @@ def _migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "export_pattern": "{stem}_restored"}
 
 
+def _migrate_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # Nothing to convert: v3 only accepts a new export format. The higher number is what makes a v2 program read
+    # the file as a newer one and keep "tiff" when it saves, rather than replace it with its default.
+    return dict(data)
+
+
+def _migrate_v3(data: dict[str, Any]) -> dict[str, Any]:
+    # Nothing to convert: v4 only adds options, whose defaults restore as v3 did.
+    return dict(data)
+
+
 # MIGRATIONS[n] turns a version-n dictionary into a version-(n + 1) one.
-MIGRATIONS: list[Callable[[dict[str, Any]], dict[str, Any]]] = [_migrate_v0, _migrate_v1]
+MIGRATIONS: list[Callable[[dict[str, Any]], dict[str, Any]]] = [_migrate_v0, _migrate_v1, _migrate_v2, _migrate_v3]
 assert len(MIGRATIONS) == SETTINGS_VERSION
 
 
@@ -106,6 +127,12 @@ def _checked(name: str, value: Any, default: Any) -> tuple[Any, str | None]:
         ok = type(value) is int and JPEG_QUALITY_RANGE[0] <= value <= JPEG_QUALITY_RANGE[1]
     elif name == "export_pattern":
         ok = isinstance(value, str) and export_pattern_problem(value) is None
+    elif name == "restore_model":
+        ok = value is None or (isinstance(value, str) and bool(value.strip()))
+    elif name == "restore_fidelity":
+        ok = type(value) in (int, float) and 0.0 <= value <= 1.0
+    elif name == "restore_background":
+        ok = value in RESTORE_BACKGROUNDS
     else:
         raise AssertionError(f"no check for setting {name}")
     if ok:

@@ -2,8 +2,9 @@
 
 Because a single image-to-widget transform is used for both sides, zoom and pan can never drift
 apart. The "after" image is stretched onto the "before" image's rectangle, so a restored version of
-a different resolution still lines up pixel for pixel. When the original cannot be read (its drive was
-removed), the restored version is shown alone.
+a different resolution still lines up pixel for pixel. Either side may be any version of the photo (its name
+in the corner tag, :meth:`CompareView.set_labels`). When the original cannot be read (its drive was removed),
+the restored version is shown alone.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ MIN_SCALE = 0.02
 MAX_SCALE = 32.0
 WHEEL_STEP = 1.25  # zoom factor per wheel notch (120 units)
 CLICK_SLOP_PX = 4  # a press and release closer than this is a click, not a pan
+FACE_ZOOM_MIN_STEP = 2.0  # a click on a face zooms in at least this much, even when the face fills the view
+TAG_MAX_WIDTH = 0.45  # a corner tag takes at most this fraction of the width; longer names are elided
 
 
 class CompareMode(Enum):
@@ -62,6 +65,7 @@ class CompareView(QWidget):
         self._drag: str | None = None  # "split" or "pan"
         self._press_pos = QPointF()
         self._last_pos = QPointF()
+        self._labels = ("Before", "After")
 
     # -- content ---------------------------------------------------------------------------------
     def set_images(self, before: QImage, after: QImage | None = None) -> None:
@@ -77,6 +81,14 @@ class CompareView(QWidget):
         self.fit()
         if new_photo:
             self._place_split(centre=True)
+
+    def set_labels(self, before: str, after: str) -> None:
+        """The names in the corner tags of the two sides (by default "Before" and "After")."""
+        self._labels = (before, after)
+        self.update()
+
+    def labels(self) -> tuple[str, str]:
+        return self._labels
 
     def set_faces(self, boxes: list[QRectF]) -> None:
         """Face boxes in image pixels; clicking one zooms to it (per-face comparison)."""
@@ -182,12 +194,14 @@ class CompareView(QWidget):
         self._set_view(self._scale, self._offset + QPointF(dx, dy))
 
     def zoom_to(self, rect: QRectF, margin: float = 0.35) -> None:
-        """Fill the view with ``rect`` (image pixels) plus a margin: the per-face comparison."""
+        """Fill the view with ``rect`` (image pixels) plus a margin: the per-face comparison. It always zooms in,
+        at least :data:`FACE_ZOOM_MIN_STEP` times: a face that fills the photo would otherwise be shown smaller."""
         if rect.isEmpty() or self.width() <= 0:
             return
         grown = rect.adjusted(-rect.width() * margin, -rect.height() * margin,
                               rect.width() * margin, rect.height() * margin)
-        scale = min(MAX_SCALE, self.width() / grown.width(), self.height() / grown.height())
+        fill = min(self.width() / grown.width(), self.height() / grown.height())
+        scale = min(MAX_SCALE, max(fill, self._scale * FACE_ZOOM_MIN_STEP))
         self._fit_on_resize = False
         self._set_view(scale, self._centred_offset(scale, grown.center()))
 
@@ -270,7 +284,7 @@ class CompareView(QWidget):
         if self._before.isNull():
             painter.drawImage(target, self._after, QRectF(self._after.rect()))
             self._paint_faces(painter)
-            self._tag(painter, QPointF(8, 8), "After (the original photo cannot be read)", left=True)
+            self._tag(painter, QPointF(8, 8), f"{self._labels[1]} (the original photo cannot be read)", left=True)
             return
         after = self._after if not self._after.isNull() else self._before
         width, height = float(self.width()), float(self.height())
@@ -300,21 +314,23 @@ class CompareView(QWidget):
             painter.drawRect(transform.mapRect(box))
 
     def _paint_labels(self, painter: QPainter) -> None:
-        after_name = "After" if self.has_after() else "Not restored yet"
+        before_name = self._labels[0]
+        after_name = self._labels[1] if self.has_after() else "Not restored yet"
         if self._mode == CompareMode.SPLIT:
             sx = self.split_x()
             painter.setPen(QPen(QColor(255, 255, 255), 2))
             painter.drawLine(QPointF(sx, 0), QPointF(sx, self.height()))
             painter.setBrush(QColor(255, 255, 255))
             painter.drawEllipse(QPointF(sx, self.height() / 2), 7, 7)
-            self._tag(painter, QPointF(8, 8), "Before", left=True)
+            self._tag(painter, QPointF(8, 8), before_name, left=True)
             self._tag(painter, QPointF(self.width() - 8, 8), after_name, left=False)
         else:
-            name = "Before" if self._mode == CompareMode.BEFORE else after_name
+            name = before_name if self._mode == CompareMode.BEFORE else after_name
             self._tag(painter, QPointF(8, 8), name, left=True)
 
     def _tag(self, painter: QPainter, corner: QPointF, text: str, *, left: bool) -> None:
         metrics = painter.fontMetrics()
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(self.width() * TAG_MAX_WIDTH))
         box = QRectF(0, 0, metrics.horizontalAdvance(text) + 12, metrics.height() + 6)
         box.moveTop(corner.y())
         if left:

@@ -36,9 +36,9 @@ def crop_box(box: tuple[float, float, float, float], scale: float, width: int, h
 
 def face_crop(library: Library, face_id: int, size: int) -> QImage:
     """A ``size`` x ``size`` (at most) picture of one face."""
-    face = library.face(face_id)
-    photo = library.photo(face.photo_id)
-    source = read_qimage(library.thumbnail_path(photo.id, DISPLAY_SOURCE_SIZE))
+    face = library.faces.get(face_id)
+    photo = library.photos.get(face.photo_id)
+    source = read_qimage(library.photos.thumbnail_path(photo.id, DISPLAY_SOURCE_SIZE))
     return cut_face(source, face.box, source.width() / max(1, photo.width), size)
 
 

@@ -8,6 +8,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from ented_desktop.core.library import FaceRecord, Person
+
 NAMED = QColor(60, 200, 120)
 UNNAMED = QColor(255, 190, 40)
 SELECTED = QColor(80, 160, 255)
@@ -21,6 +23,18 @@ class FaceMark:
     box: QRectF
     label: str
     named: bool
+
+
+def box_rect(box: tuple[float, float, float, float]) -> QRectF:
+    """A library face box (x0, y0, x1, y1) as a rectangle."""
+    x0, y0, x1, y1 = box
+    return QRectF(x0, y0, x1 - x0, y1 - y0)
+
+
+def face_label(face: FaceRecord, people: dict[int, Person]) -> tuple[str, bool]:
+    """What a face's box says (its person's name, or "Unnamed") and whether it is named."""
+    person = people.get(face.person_id) if face.person_id is not None else None
+    return (person.name, True) if person else ("Unnamed", False)
 
 
 class FaceOverlayView(QWidget):

@@ -25,7 +25,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from ented_desktop.core.library import Job, JobStateError, Library, UnknownItemError
+from ented_desktop.core.library import Job, JobState, JobStateError, Library, UnknownItemError, can_move
 from ented_desktop.gui.workers import GeneratorWorker, WorkControl
 
 log = logging.getLogger(__name__)
@@ -37,11 +37,13 @@ LANES = {"import": "files", "detect": "faces", "restore": "compute", "finetune":
 
 @dataclass(frozen=True)
 class Step:
-    """A progress report from a job: how far (0..1, None when unknown) and what it is doing."""
+    """A progress report from a job: how far (0..1, None when unknown) and what it is doing; ``done`` says what is
+    done so far ("restoring 3 of 12 photos"), for the job's text when it is cancelled."""
 
     fraction: float | None
     text: str
     event: Any = None  # something the window reacts to (a photo got faces, a version was made)
+    done: str | None = None
 
 
 # payload (plus "job_id" for a recorded job) -> work
@@ -55,28 +57,32 @@ class JobEntry:
     job_id: int
     kind: str
     title: str
-    state: str
+    state: JobState
     fraction: float | None = 0.0
     text: str = ""
     error: str | None = None
     result: Any = None
     payload: dict[str, Any] = field(default_factory=dict)
+    done: str | None = None  # the latest Step.done
 
     @property
     def recorded(self) -> bool:
         return self.job_id > 0
 
+    # What the user may do follows the library's transition table (job_state.TRANSITIONS).
     def can_pause(self) -> bool:
-        return self.state in ("queued", "running")
+        return can_move(self.state, JobState.PAUSED)
 
     def can_resume(self) -> bool:
-        return self.state == "paused"
+        return self.state == JobState.PAUSED
 
     def can_cancel(self) -> bool:
-        return self.state in ("queued", "running", "paused", "interrupted")
+        return can_move(self.state, JobState.CANCELLED)
 
     def can_retry(self) -> bool:
-        return self.recorded and self.state in ("failed", "cancelled", "interrupted")
+        """Queued again from the start: not a done job (nothing to retry), nor a paused one (it is resumed)."""
+        return (self.recorded and self.state not in (JobState.DONE, JobState.PAUSED)
+                and can_move(self.state, JobState.QUEUED))
 
 
 def job_title(kind: str, payload: dict[str, Any]) -> str:
@@ -112,19 +118,20 @@ class JobQueue(QObject):
     def load_previous(self) -> list[JobEntry]:
         """Show the unfinished jobs of earlier sessions; restart those that were only waiting."""
         shown = []
-        for job in self.library.jobs(states=("queued", "paused", "interrupted", "failed")):
+        unfinished = (JobState.QUEUED, JobState.PAUSED, JobState.INTERRUPTED, JobState.FAILED)
+        for job in self.library.jobs.all(states=unfinished):
             entry = self._entry_from(job)
             self.entries[job.id] = entry
             self.added.emit(job.id)
             shown.append(entry)
-            if job.state == "queued":
+            if job.state == JobState.QUEUED:
                 self._enqueue(job.id)
         return shown
 
     def _entry_from(self, job: Job) -> JobEntry:
-        text = {"interrupted": "Interrupted when the program ended; re-run it to start it again.",
-                "paused": "Paused.", "queued": "Waiting…"}.get(job.state, "")
-        return JobEntry(job.id, job.kind, job_title(job.kind, job.payload), job.state, job.progress, text,
+        text = {JobState.INTERRUPTED: "Interrupted when the program ended; re-run it to start it again.",
+                JobState.PAUSED: "Paused.", JobState.QUEUED: "Waiting…"}.get(JobState(job.state), "")
+        return JobEntry(job.id, job.kind, job_title(job.kind, job.payload), JobState(job.state), job.progress, text,
                         job.error, payload=job.payload)
 
     # -- submitting ------------------------------------------------------------------------------
@@ -132,8 +139,8 @@ class JobQueue(QObject):
         """Record a job of ``kind`` and queue it; returns its id (negative for unrecorded imports)."""
         if kind not in self.factories:
             raise ValueError(f"no work for job kind {kind!r}")
-        job_id = next(self._transient_ids) if kind == "import" else self.library.add_job(kind, payload)
-        self.entries[job_id] = JobEntry(job_id, kind, job_title(kind, payload), "queued", 0.0, "Waiting…",
+        job_id = next(self._transient_ids) if kind == "import" else self.library.jobs.add(kind, payload)
+        self.entries[job_id] = JobEntry(job_id, kind, job_title(kind, payload), JobState.QUEUED, 0.0, "Waiting…",
                                         payload=payload)
         self.added.emit(job_id)
         self._enqueue(job_id)
@@ -158,7 +165,7 @@ class JobQueue(QObject):
         while waiting:
             job_id = waiting.pop(0)
             entry = self.entries.get(job_id)
-            if entry is None or entry.state != "queued":
+            if entry is None or entry.state != JobState.QUEUED:
                 continue
             self._lane_busy[lane] = job_id
             self._run(entry, lane)
@@ -191,12 +198,12 @@ class JobQueue(QObject):
                 worker.signals.progress.emit(step)
 
         worker.control.connect(reported, worker.signals.paused.emit)
-        worker.signals.started.connect(lambda: self._update(job_id, state="running", text="Starting…"))
+        worker.signals.started.connect(lambda: self._on_started(job_id))
         worker.signals.progress.connect(lambda step: self._on_step(job_id, step))
         worker.signals.paused.connect(lambda paused: self._on_paused(job_id, paused))
-        worker.signals.finished.connect(lambda result: self._on_end(job_id, lane, "done", result=result))
-        worker.signals.failed.connect(lambda message: self._on_end(job_id, lane, "failed", error=message))
-        worker.signals.cancelled.connect(lambda: self._on_end(job_id, lane, "cancelled"))
+        worker.signals.finished.connect(lambda result: self._on_end(job_id, lane, JobState.DONE, result=result))
+        worker.signals.failed.connect(lambda message: self._on_end(job_id, lane, JobState.FAILED, error=message))
+        worker.signals.cancelled.connect(lambda: self._on_end(job_id, lane, JobState.CANCELLED))
         self._workers[job_id] = worker
         self._pool(lane).start(worker)
 
@@ -205,47 +212,56 @@ class JobQueue(QObject):
         entry = self.entries.get(job_id)
         if entry is None:
             return
-        if entry.state == "paused" and changes.get("state") == "running":
-            changes.pop("state")  # a late "started" must not hide a pause the user asked for
         self.entries[job_id] = replace(entry, **changes)
         self.changed.emit(job_id)
+
+    def _on_started(self, job_id: int) -> None:
+        entry = self.entries.get(job_id)
+        if entry is not None and entry.state != JobState.PAUSED:  # a late "started" must not hide a pause
+            self._update(job_id, state=JobState.RUNNING, text="Starting…")
 
     def _on_step(self, job_id: int, step: Step) -> None:
         entry = self.entries.get(job_id)
         if entry is None:
             return
         fraction = entry.fraction if step.fraction is None and entry.fraction else step.fraction
-        self._update(job_id, fraction=fraction, text=step.text)
+        changes: dict[str, Any] = {"fraction": fraction, "text": step.text}
+        if step.done is not None:
+            changes["done"] = step.done
+        self._update(job_id, **changes)
         if step.event is not None:
             self.event.emit(job_id, step.event)
 
     def _on_paused(self, job_id: int, paused: bool) -> None:
-        if not paused:
-            self._update(job_id, state="running")
+        """The worker reached its pause point ("Pausing…" until then); going on again, resume() said already."""
+        entry = self.entries.get(job_id)
+        if paused and entry is not None and entry.state == JobState.PAUSED:  # not resumed or cancelled meanwhile
+            self._update(job_id, text="Paused.")
 
-    def _on_end(self, job_id: int, lane: str, state: str, *, result: Any = None,
+    def _on_end(self, job_id: int, lane: str, state: JobState, *, result: Any = None,
                 error: str | None = None) -> None:
         self._workers.pop(job_id, None)
         entry = self.entries.get(job_id)
         if entry is not None:
             self._record_end(entry, state, error)
-            texts = {"done": summary_of(result), "failed": error or "Failed.", "cancelled": "Cancelled."}
+            texts = {JobState.DONE: summary_of(result), JobState.FAILED: error or "Failed.",
+                     JobState.CANCELLED: cancelled_text(entry)}
             text = texts[state]
-            self._update(job_id, state=state, fraction=1.0 if state == "done" else entry.fraction, text=text,
+            self._update(job_id, state=state, fraction=1.0 if state == JobState.DONE else entry.fraction, text=text,
                          error=error, result=result)
             self.finished.emit(job_id, state)
         self._lane_busy[lane] = None
         self._start_next(lane)
 
-    def _record_end(self, entry: JobEntry, state: str, error: str | None) -> None:
-        if not entry.recorded or (self._closing and state == "cancelled"):
+    def _record_end(self, entry: JobEntry, state: JobState, error: str | None) -> None:
+        if not entry.recorded or (self._closing and state == JobState.CANCELLED):
             return  # stopped because the program is closing: left running, so it shows as interrupted
         try:
-            current = self.library.job(entry.job_id).state
-            if current == "paused" and state != "cancelled":  # ended before reaching the pause point
-                self.library.set_job_state(entry.job_id, "running")
+            current = self.library.jobs.get(entry.job_id).state
+            if current == JobState.PAUSED and state != JobState.CANCELLED:  # ended before reaching the pause point
+                self.library.jobs.set_state(entry.job_id, JobState.RUNNING)
             if current != state:
-                self.library.set_job_state(entry.job_id, state, error)
+                self.library.jobs.set_state(entry.job_id, state, error)
         except (JobStateError, UnknownItemError) as exc:
             log.warning("job %s: could not record %s: %s", entry.job_id, state, exc)
 
@@ -255,11 +271,11 @@ class JobQueue(QObject):
         if not entry.can_pause():
             return
         if entry.recorded:
-            self.library.set_job_state(job_id, "paused")
+            self.library.jobs.set_state(job_id, JobState.PAUSED)
         worker = self._workers.get(job_id)
         if worker is not None:
             worker.pause()
-        self._update(job_id, state="paused", text="Paused." if worker is None else "Pausing…")
+        self._update(job_id, state=JobState.PAUSED, text="Paused." if worker is None else "Pausing…")
 
     def resume(self, job_id: int) -> None:
         entry = self.entries[job_id]
@@ -268,13 +284,13 @@ class JobQueue(QObject):
         worker = self._workers.get(job_id)
         if worker is not None:
             if entry.recorded:
-                self.library.set_job_state(job_id, "running")
-            self._update(job_id, state="running", text="Resuming…")
+                self.library.jobs.set_state(job_id, JobState.RUNNING)
+            self._update(job_id, state=JobState.RUNNING, text="Resuming…")
             worker.resume()
         else:
             if entry.recorded:
-                self.library.set_job_state(job_id, "queued")
-            self._update(job_id, state="queued", text="Waiting…")
+                self.library.jobs.set_state(job_id, JobState.QUEUED)
+            self._update(job_id, state=JobState.QUEUED, text="Waiting…")
             self._enqueue(job_id)
 
     def cancel(self, job_id: int) -> None:
@@ -287,23 +303,23 @@ class JobQueue(QObject):
             worker.abort()  # the worker's cancelled signal records the end
             return
         if entry.recorded:
-            self.library.set_job_state(job_id, "cancelled")
-        self._update(job_id, state="cancelled", text="Cancelled.")
-        self.finished.emit(job_id, "cancelled")
+            self.library.jobs.set_state(job_id, JobState.CANCELLED)
+        self._update(job_id, state=JobState.CANCELLED, text=cancelled_text(entry))
+        self.finished.emit(job_id, JobState.CANCELLED)
 
     def retry(self, job_id: int) -> None:
         entry = self.entries[job_id]
         if not entry.can_retry():
             return
-        self.library.set_job_state(job_id, "queued")
-        self._update(job_id, state="queued", fraction=0.0, text="Waiting…", error=None, result=None)
+        self.library.jobs.set_state(job_id, JobState.QUEUED)
+        self._update(job_id, state=JobState.QUEUED, fraction=0.0, text="Waiting…", error=None, result=None)
         self._enqueue(job_id)
 
     def clear_finished(self) -> None:
         """Forget finished jobs (the library forgets done and cancelled ones; failed ones stay there)."""
-        for job_id in [j for j, e in self.entries.items() if e.state in ("done", "cancelled")]:
+        for job_id in [j for j, e in self.entries.items() if e.state in (JobState.DONE, JobState.CANCELLED)]:
             del self.entries[job_id]
-        self.library.delete_finished_jobs()
+        self.library.jobs.delete_finished()
 
     # -- queries and shutdown --------------------------------------------------------------------
     def waiting(self, job_id: int) -> bool:
@@ -313,7 +329,7 @@ class JobQueue(QObject):
         return lane is not None and job_id in self._waiting.get(lane, [])
 
     def active(self) -> list[JobEntry]:
-        return [e for e in self.entries.values() if e.state in ("queued", "running", "paused")]
+        return [e for e in self.entries.values() if e.state in (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED)]
 
     def stop_all(self, timeout_ms: int = 10000) -> bool:
         """Stop every running job and wait for them (the window is closing); True when all stopped.
@@ -338,17 +354,22 @@ class _StepGate:
 
     def started(self) -> None:
         if self.library is not None:
-            self.library.mark_job_started(self.job_id)
+            self.library.jobs.mark_started(self.job_id)
 
     def admit(self, step: Step) -> bool:
         now = time.monotonic()
         if self.library is not None and step.fraction is not None and now - self.last_db >= DB_PROGRESS_INTERVAL_S:
-            self.library.set_job_progress(self.job_id, step.fraction)
+            self.library.jobs.set_progress(self.job_id, step.fraction)
             self.last_db = now
-        if step.event is not None or now - self.last_ui >= PROGRESS_INTERVAL_S:
+        if step.event is not None or step.done is not None or now - self.last_ui >= PROGRESS_INTERVAL_S:
             self.last_ui = now
             return True
         return False
+
+
+def cancelled_text(entry: JobEntry) -> str:
+    """"Cancelled after restoring 3 of 12 photos.", or "Cancelled." when it had done nothing yet."""
+    return f"Cancelled after {entry.done}." if entry.done else "Cancelled."
 
 
 def summary_of(result: Any) -> str:

@@ -1,8 +1,10 @@
-"""The job queue panel: one row per job with progress, what it is doing, and pause/cancel/retry."""
+"""The job queue panel: one row per job with progress, what it is doing, and pause/cancel/retry; a job with a
+window of its own (a fine-tune's progress and plot) has Show, and a double-click on its row does the same."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -15,23 +17,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ented_desktop.core.library import JobState
 from ented_desktop.gui.elided_label import ElidedLabel
 from ented_desktop.gui.icons import icon
 from ented_desktop.gui.job_queue import JobEntry, JobQueue
 
 STATE_WORDS = {
-    "queued": "Waiting",
-    "running": "Running",
-    "paused": "Paused",
-    "done": "Done",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
-    "interrupted": "Interrupted",
+    JobState.QUEUED: "Waiting",
+    JobState.RUNNING: "Running",
+    JobState.PAUSED: "Paused",
+    JobState.DONE: "Done",
+    JobState.FAILED: "Failed",
+    JobState.CANCELLED: "Cancelled",
+    JobState.INTERRUPTED: "Interrupted",
 }
+SHOWN_KINDS = ("finetune",)  # kinds of job whose progress has a window of its own, reopened with Show
 
 
 class JobRow(QWidget):
     """One job. Buttons show only when their action is possible in the job's state."""
+
+    showRequested = Signal(int)
 
     def __init__(self, queue: JobQueue, job_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,10 +59,16 @@ class JobRow(QWidget):
         self.resume_button = self._button("resume", "Resume this job", lambda: queue.resume(job_id))
         self.cancel_button = self._button("cancel", "Cancel this job", lambda: queue.cancel(job_id))
         self.retry_button = self._button("retry", "Run this job again", lambda: queue.retry(job_id))
+        self.show_button = QToolButton()
+        self.show_button.setText("Show")
+        self.show_button.setToolTip("Show this job's progress and plot in its own window")
+        self.show_button.setAccessibleName("Show this job's progress")
+        self.show_button.clicked.connect(lambda: self.showRequested.emit(job_id))
         self._alarming = False
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.state)
+        top.addWidget(self.show_button)
         for button in (self.pause_button, self.resume_button, self.retry_button, self.cancel_button):
             top.addWidget(button)
         layout = QVBoxLayout(self)
@@ -94,10 +106,24 @@ class JobRow(QWidget):
         self.resume_button.setVisible(entry.can_resume())
         self.cancel_button.setVisible(entry.can_cancel())
         self.retry_button.setVisible(entry.can_retry())
+        self.show_button.setVisible(self.can_show())
+
+    def can_show(self) -> bool:
+        """Whether the job has a window to show now: a fine-tune that is waiting, running or paused (a finished one
+        shows its result by itself)."""
+        entry = self.queue.entries[self.job_id]
+        return entry.kind in SHOWN_KINDS and entry.state in (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+        if self.can_show():
+            self.showRequested.emit(self.job_id)
+        super().mouseDoubleClickEvent(event)
 
 
 class JobQueuePanel(QWidget):
-    """Newest job on top."""
+    """Newest job on top. ``showRequested(job_id)``: the user asked to see a job's own window (:data:`SHOWN_KINDS`)."""
+
+    showRequested = Signal(int)
 
     def __init__(self, queue: JobQueue, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -132,6 +158,7 @@ class JobQueuePanel(QWidget):
         if job_id in self.rows:
             return
         row = JobRow(self.queue, job_id)
+        row.showRequested.connect(self.showRequested)
         self.rows[job_id] = row
         self._list_layout.insertWidget(0, row)
         self._sync_empty()

@@ -41,9 +41,10 @@ def tick_text(value: float, low: float, high: float) -> str:
 class LossPlot(QWidget):
     """Two series over iterations: training loss (every report) and validation (when reported)."""
 
-    def __init__(self, parent: QWidget | None = None, val_label: str = "validation") -> None:
+    def __init__(self, parent: QWidget | None = None, val_label: str = "validation", loss_label: str = "loss") -> None:
         super().__init__(parent)
         self.val_label = val_label
+        self.loss_label = loss_label
         self.empty_text = "Waiting for the first iterations…"  # shown while there is nothing to draw
         self.setMinimumSize(320, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -131,7 +132,8 @@ class LossPlot(QWidget):
 
     def _legend(self, painter: QPainter, area: QRectF) -> None:
         x = area.left() + 4
-        for name, colour in (("loss (left axis)", LOSS_COLOUR), (f"{self.val_label} (right axis)", VAL_COLOUR)):
+        for name, colour in ((f"{self.loss_label} (left axis)", LOSS_COLOUR),
+                             (f"{self.val_label} (right axis)", VAL_COLOUR)):
             painter.setPen(QPen(colour, 3))
             painter.drawLine(QPointF(x, 12), QPointF(x + 16, 12))
             painter.setPen(QColor(40, 40, 40))

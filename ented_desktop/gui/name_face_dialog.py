@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from ented_desktop.core.library import Person
-from ented_desktop.gui.people_panel import clean_name, same_name
+from ented_desktop.gui.people_names import clean_name, same_name
 
 
 class NameFaceDialog(QDialog):

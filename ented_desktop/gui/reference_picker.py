@@ -1,4 +1,5 @@
-"""Pick a person's reference among their faces, shown as pictures ranked best first with the reasons."""
+"""Pick a person's reference among their faces, shown as pictures ranked best first with the reasons in plain
+words (the measured numbers in each face's tooltip)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from PySide6.QtWidgets import (
 )
 
 from ented_desktop.core.library import Library, ReferenceCandidate
-from ented_desktop.gui.async_calls import AsyncCalls
+from ented_desktop.gui.background_calls import BackgroundCalls
 from ented_desktop.gui.face_images import face_crop
 from ented_desktop.gui.icons import icon
-from ented_desktop.gui.wording import SHARPNESS_TIP
+from ented_desktop.gui.reference_words import ReferenceAdvice, details, short_reason
 
 PICK_SIZE = 112
 FaceIdRole = Qt.ItemDataRole.UserRole + 30
@@ -30,15 +31,13 @@ class ReferencePicker(QDialog):
 
     def __init__(self, library: Library, person_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        person = library.person(person_id)
+        person = library.people.get(person_id)
         self.setWindowTitle(f"Reference for {person.name}")
         self.library = library
         self.person_id = person_id
         self.reference_face_id = person.reference_face_id
         self._picked = False  # a face clicked before the ranking arrived stays chosen
-        self.calls = AsyncCalls(self)
-        self.calls.done.connect(self._on_done)
-        self.calls.failed.connect(self._on_failed)
+        self.calls = BackgroundCalls(self)
         self.faces = QListWidget()
         self.faces.setViewMode(QListView.ViewMode.IconMode)
         self.faces.setIconSize(QSize(PICK_SIZE, PICK_SIZE))
@@ -48,7 +47,7 @@ class ReferencePicker(QDialog):
         self.faces.setWordWrap(True)
         self.faces.itemDoubleClicked.connect(lambda _: self.accept())
         self.faces.itemPressed.connect(self._on_pressed)
-        self.note = QLabel("Ranking the faces by sharpness, size and pose…")
+        self.note = QLabel("Finding the clearest, largest faces that face the camera…")
         self.note.setWordWrap(True)
         standard = QDialogButtonBox.StandardButton
         buttons = QDialogButtonBox(standard.Ok | standard.Cancel)
@@ -63,22 +62,19 @@ class ReferencePicker(QDialog):
         self.resize(640, 460)
 
         placeholder = QIcon(icon("person").pixmap(PICK_SIZE, PICK_SIZE))
-        for number, face in enumerate(library.faces_of_person(person_id), 1):
+        for number, face in enumerate(library.faces.of_person(person_id), 1):
             item = QListWidgetItem(placeholder, f"Face {number}")
             item.setData(FaceIdRole, face.id)
             self.faces.addItem(item)
-            self.calls.call(("crop", face.id), lambda fid=face.id: face_crop(library, fid, PICK_SIZE))
+            self.calls.query(lambda fid=face.id: face_crop(library, fid, PICK_SIZE),
+                             lambda image, fid=face.id: self._show_crop(fid, image))
             if face.id == self.reference_face_id:
                 self.faces.setCurrentItem(item)
         self.ok.setEnabled(self.faces.currentItem() is not None)
-        self.calls.call("rank", lambda: library.reference_candidates(person_id))
+        self.calls.query(lambda: library.references.candidates(person_id), self._show_ranking, self.note.setText)
 
     def _on_pressed(self, _item: QListWidgetItem) -> None:
         self._picked = True
-
-    def _on_failed(self, key: object, message: str) -> None:
-        if key == "rank":
-            self.note.setText(message)
 
     def _item(self, face_id: int) -> QListWidgetItem | None:
         for row in range(self.faces.count()):
@@ -86,13 +82,10 @@ class ReferencePicker(QDialog):
                 return self.faces.item(row)
         return None
 
-    def _on_done(self, key: object, value: object) -> None:
-        if isinstance(key, tuple) and key[0] == "crop" and isinstance(value, QImage):
-            item = self._item(key[1])
-            if item is not None:
-                item.setIcon(QIcon(QPixmap.fromImage(value)))
-        elif key == "rank":
-            self._show_ranking(list(value))  # type: ignore[call-overload]
+    def _show_crop(self, face_id: int, image: QImage | None) -> None:
+        item = self._item(face_id)
+        if item is not None and isinstance(image, QImage):
+            item.setIcon(QIcon(QPixmap.fromImage(image)))
 
     def _show_ranking(self, ranked: list[ReferenceCandidate]) -> None:
         """Best first; the best is marked as the suggestion and each face says why it ranks there.
@@ -100,6 +93,7 @@ class ReferencePicker(QDialog):
         The current face becomes the person's reference, else the suggestion (so Enter takes it), unless
         the user already clicked one. Whatever Qt made current meanwhile (the first face, on focus) is no
         choice: it would make Enter take an arbitrary face."""
+        ranked = list(ranked)
         chosen = self.face_id() if self._picked else self.reference_face_id
         if chosen is None and ranked:
             chosen = ranked[0].face_id
@@ -110,9 +104,10 @@ class ReferencePicker(QDialog):
             self.faces.takeItem(self.faces.row(item))
             self.faces.insertItem(position, item)
             current = " (current reference)" if candidate.face_id == self.reference_face_id else ""
-            item.setText(("★ Suggested\n" if position == 0 else "") + candidate.why + current)
-            item.setToolTip(f"Score {candidate.score:.2f}: {candidate.why}. {SHARPNESS_TIP}")
-        self.note.setText("Best candidates first (sharp, large and frontal faces make the best references). "
+            words = short_reason(ReferenceAdvice.of(candidate, ranked))
+            item.setText(("★ Suggested\n" if position == 0 else "") + words + current)
+            item.setToolTip(details(candidate))
+        self.note.setText("Best first: clear, large faces that face the camera make the best references. "
                           "Double-click a face to use it." if ranked else
                           "None of these faces could be measured; any of them can still be chosen.")
         item = self._item(chosen) if chosen is not None else None

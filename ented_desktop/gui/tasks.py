@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import re
 import threading
 import time
-from collections.abc import Callable, Collection, Generator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Generator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,13 +20,24 @@ import numpy as np
 
 from ented_desktop.core.errors import ModelError, UserError
 from ented_desktop.core.face.detect import Face
-from ented_desktop.core.finetune_verdict import assess  # the rule the dialog and `ented finetune` follow too
-from ented_desktop.core.imageio import read_image_rgb8, read_photo
-from ented_desktop.core.library import Library, Person, UnknownItemError
-from ented_desktop.core.restore_plan import FailedModels, ReferenceCrops, ReferencePreparer, plan_passes
+from ented_desktop.core.imageio import read_image_rgb8
+from ented_desktop.core.library import Library, UnknownItemError
+from ented_desktop.core.library.versions import EXPORT_SUFFIXES
+from ented_desktop.core.personal_models import (
+    FINETUNE_MIN_PHOTOS,
+    finetune_photos,
+    finetune_summary,
+    personal_model_name,
+    too_few_photos,
+)
+from ented_desktop.core.restore_job import IdentityChecks, RestoreSettings, restore_library_photo, start_run
+from ented_desktop.core.restore_plan import FailedModels, ReferenceCrops, ReferencePreparer
+from ented_desktop.core.restore_skip import plan_library_restore
 from ented_desktop.core.settings import Settings
+from ented_desktop.core.wording import count
 from ented_desktop.gui.job_queue import Step, WorkFactory
-from ented_desktop.gui.wording import count, format_eta
+from ented_desktop.gui.restore_again import skipped_sentence
+from ented_desktop.gui.wording import format_eta
 from ented_desktop.gui.workers import WorkCancelled, WorkControl
 
 
@@ -99,7 +109,8 @@ class Restorer(Protocol):
                 aborted: Callable[[], bool] | None = None) -> Any: ...
 
 
-RestorerLoader = Callable[..., Restorer]  # core.pipeline.load_restorer
+# (model, *, engine, device, model_dir[, fidelity]): RestoreSettings.load's stand-in
+RestorerLoader = Callable[..., Restorer]
 Finetuner = Callable[..., Any]  # training.finetune.finetune_person
 
 
@@ -149,7 +160,7 @@ class Services:
         self._finetuner = finetuner
         self._lock = threading.Lock()
         self._finder: FaceFinder | None = None
-        self._restorers: dict[tuple, Restorer] = {}
+        self._restorers: dict[RestoreSettings, Restorer] = {}
         if face_finder is None:
             import_dlib_on_this_thread()
 
@@ -164,16 +175,37 @@ class Services:
                 self._finder = self._make_finder(self.settings())
             return self._finder
 
-    def restorer(self, model: Path | None) -> Restorer:
-        """The general model (None) or a personal one, loaded once per settings."""
+    def restorer(self, model: Path | str | None) -> Restorer:
+        """The general model (None), a personal one (its file) or an installed one (its name), loaded once per
+        settings."""
         s = self.settings()
-        key = (str(model) if model else None, s.engine, s.device, s.model_dir)
+        return self.load(RestoreSettings(model, s.engine, s.device, _model_dir(s)))
+
+    def load(self, wanted: RestoreSettings) -> Restorer:
+        """The restorer of ``wanted`` (one model's settings), loaded once."""
         with self._lock:
-            if key not in self._restorers:
-                loader = self._loader or _core_loader()
-                self._restorers[key] = loader(model, engine=s.engine, device=s.device,
-                                              model_dir=_model_dir(s))
-            return self._restorers[key]
+            if wanted not in self._restorers:
+                extra = {"fidelity": wanted.fidelity} if wanted.fidelity is not None else {}
+                self._restorers[wanted] = wanted.load() if self._loader is None else self._loader(
+                    wanted.model, engine=wanted.engine, device=wanted.device, model_dir=wanted.model_dir, **extra)
+            return self._restorers[wanted]
+
+    def loaded(self, wanted: RestoreSettings) -> bool:
+        """Whether the restorer of ``wanted`` is in memory already."""
+        with self._lock:
+            return wanted in self._restorers
+
+    def restore_settings(self, choice: Mapping[str, Any]) -> RestoreSettings:
+        """The settings of a restore job: the app's engine, device and model folder with the job's choice of model,
+        fidelity and background (:func:`restore_choice`)."""
+        s = self.settings()
+        return RestoreSettings(choice.get("model"), s.engine, s.device, _model_dir(s),
+                               fidelity=choice.get("fidelity"), background=choice.get("background"),
+                               background_model=choice.get("background_model"))
+
+    def identity_checks(self) -> IdentityChecks:
+        """The identity check of restored faces, with the face finder's identity embedder (none: no check)."""
+        return IdentityChecks(lambda: getattr(self.face_finder(), "embedder", None))
 
     def reference_preparer(self) -> ReferencePreparer:
         """core.pipeline.prepare_reference: an image's largest face, aligned for a restorer."""
@@ -207,12 +239,6 @@ def _model_dir(settings: Settings) -> Path | None:
     return Path(settings.model_dir) if settings.model_dir else None
 
 
-def _core_loader() -> RestorerLoader:
-    from ented_desktop.core.pipeline import load_restorer
-
-    return load_restorer
-
-
 def _core_preparer() -> ReferencePreparer:
     from ented_desktop.core.pipeline import prepare_reference
 
@@ -223,9 +249,13 @@ def _core_preparer() -> ReferencePreparer:
 ARRIVAL_BATCH = 50  # photos indexed between two "look for faces" nudges during a long import
 
 
-def import_work(library: Library, album_id: int, paths: list[str]) -> Callable[[WorkControl], Generator]:
+def import_work(library: Library, album_id: int, paths: list[str], source: str = "") -> Callable[
+        [WorkControl], Generator]:
+    """Import ``paths`` into the album; the files that could not be imported are listed in ``library.problems``
+    under ``source`` (what was dropped or chosen)."""
+
     def work(control: WorkControl) -> Generator[Step, None, Outcome]:
-        gen = library.import_paths(album_id, paths)
+        gen = library.photos.import_paths(album_id, paths)
         while True:
             try:
                 progress = next(gen)
@@ -244,163 +274,125 @@ def import_work(library: Library, album_id: int, paths: list[str]) -> Callable[[
             text += f", {len(report.unchanged)} already in the library"
         if report.problems:
             text += f"; {count(len(report.problems), 'file')} could not be imported (see Problems)"
-        return Outcome(text + ".", report, [(p.path, p.reason) for p in report.problems])
+        problems = [(str(p.path), p.reason) for p in report.problems]
+        library.problems.add(problems, source)
+        return Outcome(text + ".", report, problems)
 
     return work
 
 
 # -- faces --------------------------------------------------------------------------------------------
 def detect_work(library: Library, services: Services, photo_ids: list[int] | None) -> Callable:
+    """Find the faces of ``photo_ids``; with None, of every photo that needs it, including those that arrive (an
+    import still running) before it ends, each once: one "Find faces" job for a whole import. The photos that
+    could not be read are listed in ``library.problems``."""
+
     def work(control: WorkControl) -> Generator[Step, None, Outcome]:
         finder = services.face_finder()
-        ids = photo_ids if photo_ids else library.photos_needing_faces(finder.name)
+        ids = list(photo_ids) if photo_ids else library.photos.needing_faces(finder.name)
+        given = set(ids)
         problems: list[tuple[str, str]] = []
-        found = 0
-        for done, photo_id in enumerate(ids, 1):
+        found = looked = 0
+        while looked < len(ids) or photo_ids is None and _more(library, finder.name, given, ids):
+            photo_id = ids[looked]
+            looked += 1
             try:
-                photo = library.photo(photo_id)
+                photo = library.photos.get(photo_id)
             except UnknownItemError:  # removed from the library since the job was queued
                 continue
             try:
-                library.refresh_photo(photo_id)  # an edited file is indexed again before its faces are found
-                photo = library.photo(photo_id)
+                library.photos.refresh(photo_id)  # an edited file is indexed again before its faces are found
+                photo = library.photos.get(photo_id)
                 rgb = read_image_rgb8(photo.path)
                 faces, embeddings = finder.find(rgb)
-                library.set_faces(photo_id, faces, embeddings, finder.name)
+                library.faces.record(photo_id, faces, embeddings, finder.name)
             except UserError as exc:  # one unreadable photo must not stop the others
-                problems.append((photo.path.name, str(exc)))
+                problems.append((str(photo.path), str(exc)))
                 continue
             found += len(faces)
-            yield Step(done / len(ids), f"{count(len(faces), 'face')} in {photo.path.name}",
-                       event=FacesFound(photo_id, len(faces)))
+            yield Step(looked / len(ids), f"{count(len(faces), 'face')} in {photo.path.name}",
+                       event=FacesFound(photo_id, len(faces)),
+                       done=f"looking for faces in {looked} of {count(len(ids), 'photo')}")
         text = f"Looked for faces in {count(len(ids), 'photo')}; found {found}."
         if problems:
-            text += f" {count(len(problems), 'photo')} could not be read."
+            text += f" {count(len(problems), 'photo')} could not be read (see Problems)."
+            library.problems.add(problems, "face detection")
         return Outcome(text, found, problems)
 
     return work
 
 
+def _more(library: Library, detector: str, given: set[int], ids: list[int]) -> bool:
+    """Append to ``ids`` the photos that need their faces found and were not given yet; whether there were any."""
+    more = [i for i in library.photos.needing_faces(detector) if i not in given]
+    given.update(more)
+    ids.extend(more)
+    return bool(more)
+
+
 # -- restoring ----------------------------------------------------------------------------------------
-def restore_photo(library: Library, photo_id: int, services: Services, aborted: Callable[[], bool],
-                  crops: ReferenceCrops, job_id: int | None = None,
-                  failed_models: FailedModels | None = None) -> tuple[int, list[dict[str, Any]]]:
-    """Restore one photo into a new version (made by job ``job_id``); returns its id and one report per face.
-
-    Each face gets its person's personal model and reference when they have them (core.restore_plan), or,
-    when that model or reference cannot be used, the general model or itself as reference, and its report's
-    ``fallback`` says why. ``crops`` keeps the aligned references, and ``failed_models`` the personal models that
-    could not be loaded, for the other photos of the batch (without it, this photo is a batch of its own). Raises
-    UserError, and makes no version, when the photo's file changed since its faces were found (the stored
-    face positions belong to the old image), when it has no face recorded, or when none of its faces could be
-    restored."""
-    changed = library.refresh_photo(photo_id)
-    record = library.photo(photo_id)
-    stored = library.faces_of_photo(photo_id)
-    if changed or (record.faces_detector is None and stored):
-        raise UserError("this photo changed on disk since its faces were found; find faces again")
-    if record.faces_detector is None:
-        raise UserError("its faces have not been looked for yet; find faces first")
-    if not stored:
-        raise UserError("no face found")
-    photo = read_photo(record.path)
-    pixels = photo.pixels
-    faces = [Face(box=face.box, landmarks=face.landmarks, score=face.score) for face in stored]
-    reports: list[dict[str, Any]] = [{} for _ in stored]
-    models_used = []
-    people = {p.id: p for p in library.people()}
-    named = {face.person_id for face in stored} & people.keys()
-    model_problems = _unusable_personal_models(services, [people[i] for i in named], failed_models or FailedModels())
-    people = {i: replace(p, personal_model=None) if i in model_problems else p for i, p in people.items()}
-    for restore_pass in plan_passes(stored, people):
-        restorer = services.restorer(restore_pass.model)
-        references: list[np.ndarray | None] = [None] * len(stored)
-        pass_references, reference_problems = crops.for_pass(restore_pass, restorer.detector, restorer.resolution)
-        for index, crop in zip(restore_pass.faces, pass_references, strict=True):
-            references[index] = crop
-        try:  # every pass sees all faces (their territories) and the original pixels, see core.pipeline
-            result = restorer.restore(photo.pixels, faces=faces, references=references, only=restore_pass.faces,
-                                      canvas=pixels, grayscale=photo.grayscale, aborted=aborted)
-        except _cancelled() as exc:
-            raise WorkCancelled from exc
-        pixels = result.pixels
-        models_used.append(restorer.engine.model_name)
-        for face_report, index, person, problem in zip(result.faces, restore_pass.faces, restore_pass.people,
-                                                       reference_problems, strict=True):
-            problems = (problem, model_problems.get(person.id) if person else None)
-            fallback = ("; ".join(p for p in problems if p) or None) if face_report.restored else None
-            reports[index] = _face_report(index, stored[index].id, person, face_report, restore_pass.model, fallback)
-    if not any(r["restored"] for r in reports):
-        raise UserError(f"no face could be restored ({'; '.join(r['reason'] for r in reports)})")
-    used_people = sorted({r["person_id"] for r in reports
-                          if r.get("reference") == "person" and r["person_id"] is not None})
-    version_id = library.add_version(
-        photo_id, pixels, model=" + ".join(models_used), reference_people=used_people,
-        report={"faces": reports}, grayscale=photo.grayscale, exif=photo.exif, icc_profile=photo.icc_profile,
-        job_id=job_id,
-    )
-    return version_id, reports
+RESTORE_CHOICE = ("model", "fidelity", "background", "background_model")  # a restore job's payload keys for them
 
 
-def _unusable_personal_models(services: Services, people: list[Person], failed: FailedModels) -> dict[int, str]:
-    """Why each of ``people``'s personal models cannot be loaded (person id -> a sentence for the face report).
-    Their faces are restored with the general model: one damaged personal model must not stop a batch. A model
-    that failed earlier in the batch is not read again (``failed``); its faces' reports still say why."""
-    problems: dict[int, str] = {}
-    for person in people:
-        if person.personal_model is not None:
-            try:
-                failed.load(person.personal_model, services.restorer)
-            except ModelError as exc:
-                problems[person.id] = (f"the personal model of {person.name} cannot be used: "
-                                       f"{str(exc).rstrip('.')}; restored with the general model")
-    return problems
+def restore_choice(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A restore job's choice of model, fidelity and background from its payload (absent or None: the default
+    rule, CodeFormer's default fidelity, no background); see core.restore_job.RestoreSettings."""
+    choice = {key: payload.get(key) for key in RESTORE_CHOICE}
+    if choice["fidelity"] is not None:
+        choice["fidelity"] = float(choice["fidelity"])
+    return choice
 
 
-def _face_report(index: int, face_id: int, person: Person | None, outcome: Any, model: Path | None,
-                 fallback: str | None) -> dict[str, Any]:
-    """What a version records about one face (core.pipeline.FaceReport plus who, which model, and why the
-    person's reference or model was not used when it was not)."""
-    return {"index": index, "face_id": face_id, "person_id": person.id if person else None,
-            "person": person.name if person else None, "restored": bool(outcome.restored),
-            "reference": outcome.reference, "reason": outcome.reason, "model": model.name if model else "general",
-            "fallback": fallback, "detail_only": outcome.detail_only}
-
-
-def restore_work(library: Library, services: Services, photo_ids: list[int], job_id: int | None = None) -> Callable:
-    """Restore each photo into a new version. A job run again (after it was interrupted, failed or cancelled)
-    skips the photos its earlier runs restored: no second version, no second long wait."""
+def restore_work(library: Library, services: Services, photo_ids: list[int], job_id: int | None = None,
+                 choice: Mapping[str, Any] | None = None, skip_same: bool = False) -> Callable:
+    """Restore each photo into a new version, with the model, fidelity and background of ``choice``
+    (:func:`restore_choice`). A job run again (after it was interrupted, failed or cancelled) skips the photos
+    its earlier runs restored: no second version, no second long wait. With ``skip_same`` (the payload's
+    ``skip_same``: what the app's Restore asks for, unless the user chose to restore them again), it also skips the
+    photos already restored this way (core.restore_skip: same models, people, references) and says which; checked
+    when the job runs, so that a second click on Restore before the first job ended makes no duplicates."""
 
     def work(control: WorkControl) -> Generator[Step, None, Outcome]:
         problems: list[tuple[str, str]] = []
         made = 0
-        restored_before = library.photos_restored_by_job(job_id) if job_id is not None else set()
+        restored_before = library.versions.photos_restored_by_job(job_id) if job_id is not None else set()
         todo = [i for i in photo_ids if i not in restored_before]
-        yield Step(0.0, "Loading the model…")
-        services.restorer(None)  # a missing model fails the job here with the core's message
+        # A missing model, or a setting no model of the run takes, fails the job here with the core's message.
+        run = start_run(services.restore_settings(choice or {}), _saying_when_loading(services, control))
+        same = plan_library_restore(library, todo, run.record).skipped if skip_same else ()
+        todo = [i for i in todo if i not in same]
+        identity = services.identity_checks()
         crops = ReferenceCrops(library, services.reference_preparer())
         failed_models = FailedModels()
         removed = 0
         for done, photo_id in enumerate(todo, 1):
             try:
-                name = library.photo(photo_id).path.name
+                path = library.photos.get(photo_id).path
             except UnknownItemError:  # removed from the library since the job was queued: nothing to do
                 removed += 1
                 continue
+            name = path.name
             try:
-                version_id, _ = restore_photo(library, photo_id, services, control.should_stop, crops, job_id,
-                                              failed_models)
+                version_id, _ = restore_library_photo(library, photo_id, run.restorer_for, crops,
+                                                      failed_models=failed_models, aborted=control.should_stop,
+                                                      job_id=job_id, run=run, identity=identity)
             except UserError as exc:
                 if isinstance(exc, ModelError):
                     raise  # the general model is the problem, not this photo: stop with its message
                 problems.append((name, str(exc)))
+                library.problems.add([(str(path), str(exc))], "restoring")
                 continue
+            except _cancelled() as exc:
+                raise WorkCancelled from exc
             control.checkpoint()  # a stop asked for during that photo: do not start the next
             made += 1
-            yield Step(done / len(todo), f"Restored {name}", event=VersionMade(photo_id, version_id))
-        text = f"Restored {made} of {count(len(todo) - removed, 'photo')}."
-        if len(todo) < len(photo_ids):
-            text += f" Skipped {count(len(photo_ids) - len(todo), 'photo')} this job had already restored."
+            yield Step(done / len(todo), f"Restored {name}", event=VersionMade(photo_id, version_id),
+                       done=f"restoring {made} of {count(len(todo), 'photo')}")
+        text = f"Restored {made} of {count(len(todo) - removed, 'photo')}." if todo or not same else ""
+        if len(todo) + len(same) < len(photo_ids):
+            text += f" Skipped {count(len(photo_ids) - len(todo) - len(same), 'photo')} this job had already restored."
+        if same:
+            text = f"{text} {skipped_sentence(library, same)}".strip()
         if removed:
             text += f" {count(removed, 'photo')} had left the library meanwhile."
         if problems:
@@ -408,6 +400,17 @@ def restore_work(library: Library, services: Services, photo_ids: list[int], job
         return Outcome(text, made, problems)
 
     return work
+
+
+def _saying_when_loading(services: Services, control: WorkControl) -> Callable[[RestoreSettings], Restorer]:
+    """``services.load`` that says "Loading the model…" when it really loads one (not when it is in memory)."""
+
+    def load(wanted: RestoreSettings) -> Restorer:
+        if not services.loaded(wanted):
+            control.report(Step(None, "Loading the model…"))
+        return services.load(wanted)
+
+    return load
 
 
 def _cancelled() -> type[Exception]:
@@ -418,61 +421,23 @@ def _cancelled() -> type[Exception]:
 
 
 # -- fine-tuning --------------------------------------------------------------------------------------
-FINETUNE_MIN_PHOTOS = 3  # training.finetune.MIN_PHOTOS (not imported: it brings in torch)
-
-
-def finetune_photos(library: Library, person_id: int) -> list[Path]:
-    """The photos a personal model of the person learns from: those where their face is the largest one,
-    since the fine-tuner trains on each photo's largest face. Missing photos are left out."""
-    photos: list[Path] = []
-    for face in library.faces_of_person(person_id):
-        photo = library.photo(face.photo_id)
-        if photo.missing or photo.path in photos:
-            continue
-        largest = max(library.faces_of_photo(face.photo_id),
-                      key=lambda f: Face(f.box, f.landmarks, f.score).size)
-        if largest.id == face.id:
-            photos.append(photo.path)
-    return photos
-
-
-def personal_model_name(person_name: str, now: float, folder: Path) -> str:
-    """A name for a new personal model in ``folder``: the person's name and the time, and a number when
-    that file exists, so a new model never replaces the one the person uses until the user keeps it."""
-    stem = re.sub(r"[^\w-]+", "-", person_name).strip("-_") or "person"
-    name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
-    taken = {p.stem for p in folder.glob("*.safetensors")} if folder.is_dir() else set()
-    return next(n for n in (name, *(f"{name}-{i}" for i in range(2, len(taken) + 3))) if n not in taken)
-
-
-def finetune_summary(person_name: str, result: Any) -> str:
-    if result.model_path is None:
-        return f"Fine-tuning for {person_name} stopped before its first iteration; no model was made."
-    outcome = assess(result.before, result.after).outcome
-    verdict = "too close to the general model to tell" if outcome == "too close to tell" else (
-        f"{outcome} than the general model")
-    return (f"Personal model for {person_name}: {result.before['val_psnr']:.2f} → "
-            f"{result.after['val_psnr']:.2f} dB on a held-out photo ({verdict}).")
-
-
 def finetune_work(library: Library, services: Services, person_id: int, minutes: float) -> Callable:
     """Fine-tune a personal model for one person within ``minutes``. The fine-tuner reports through
     callbacks, so this work is a plain function that sends its steps with ``control.report``; its outcome's
     value is the fine-tuner's result, for the user to keep or discard. A stopped run keeps nothing."""
 
     def work(control: WorkControl) -> Outcome:
-        person = library.person(person_id)
+        person = library.people.get(person_id)
         photos = finetune_photos(library, person_id)
         if len(photos) < FINETUNE_MIN_PHOTOS:
-            raise UserError(f"Fine-tuning needs at least {FINETUNE_MIN_PHOTOS} photos in which {person.name} "
-                            f"is the largest face; there are {len(photos)}.")
+            raise UserError(too_few_photos(person.name, len(photos)))
         base = services.general_model()
         seconds = minutes * 60.0
 
         def progress(report: dict[str, Any]) -> None:
             left = report.get("eta_s")
             fraction = None if left is None else min(1.0, max(0.0, 1.0 - left / seconds))
-            control.report(Step(fraction, f"Iteration {report.get('iteration', 0)}, {format_eta(left)}",
+            control.report(Step(fraction, f"Learning: step {report.get('iteration', 0)}, {format_eta(left)}",
                                 event=FinetuneProgress(report)))
 
         out_dir = services.personal_models_dir() / f"person-{person_id}"
@@ -494,15 +459,15 @@ def finetune_work(library: Library, services: Services, person_id: int, minutes:
 # -- exporting ----------------------------------------------------------------------------------------
 def export_work(library: Library, version_ids: list[int], dest: str, fmt: str, quality: int,
                 pattern: str) -> Callable:
-    suffix = ".png" if fmt == "png" else ".jpg"
+    suffix = EXPORT_SUFFIXES[fmt]
 
     def work(control: WorkControl) -> Generator[Step, None, Outcome]:
         written: list[Exported] = []
         deleted = 0
         for done, version_id in enumerate(version_ids, 1):
             try:
-                wanted = Path(dest) / (library.export_name(version_id, pattern) + suffix)
-                path = library.export_version(version_id, dest, fmt=fmt, quality=quality, pattern=pattern)
+                wanted = Path(dest) / (library.versions.export_name(version_id, pattern) + suffix)
+                path = library.versions.export(version_id, dest, fmt=fmt, quality=quality, pattern=pattern)
             except UnknownItemError:  # deleted since the export was queued; the others still go out
                 deleted += 1
                 continue
@@ -524,9 +489,10 @@ def export_work(library: Library, version_ids: list[int], dest: str, fmt: str, q
 def factories(library: Library, services: Services) -> dict[str, WorkFactory]:
     """Job kind -> (payload -> work), for :class:`~ented_desktop.gui.job_queue.JobQueue`."""
     return {
-        "import": lambda p: import_work(library, int(p["album_id"]), list(p["paths"])),
+        "import": lambda p: import_work(library, int(p["album_id"]), list(p["paths"]), p.get("source", "")),
         "detect": lambda p: detect_work(library, services, p.get("photo_ids")),
-        "restore": lambda p: restore_work(library, services, list(p["photo_ids"]), p.get("job_id")),
+        "restore": lambda p: restore_work(library, services, list(p["photo_ids"]), p.get("job_id"),
+                                          restore_choice(p), bool(p.get("skip_same"))),
         "finetune": lambda p: finetune_work(library, services, int(p["person_id"]), float(p["minutes"])),
         "export": lambda p: export_work(library, list(p["version_ids"]), p["dest"], p["format"],
                                         int(p["quality"]), p["pattern"]),

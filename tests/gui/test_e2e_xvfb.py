@@ -1,15 +1,17 @@
 """End to end: the real application in a real X server (Xvfb), driven with real mouse and keyboard events.
 
-Steps: drop a folder of real photos (plus two bad files), open a photo, click a face and name the
-person, accept the suggested reference, restore, drag the compare slider, toggle before/after, export,
-and check the exported file. A screenshot of the whole screen is saved after each step (ImageMagick
-``import -window root``) in the folder of the ``screenshot_dir`` fixture (``tests/gui/conftest.py``).
+Steps: drop a folder of real photos (plus two bad files), open a photo, go to the next photo and back with the
+arrow keys, click a face and name the person, accept the suggested reference, restore, drag the compare slider,
+toggle before/after, export, and check the exported file. A screenshot of the whole screen is saved after each
+step (ImageMagick ``import -window root``) in the folder of the ``screenshot_dir`` fixture (``tests/gui/conftest.py``).
 
 How the test drives the app:
 
-- The drop: xdotool cannot drag from a file manager, so the app's documented test hook
-  ``ENTED_TEST_DROP`` sends the window the same drag-enter / drag-move / drop events a file manager
-  would; the window's ordinary drop handler imports the folder.
+- The app is started by :mod:`tests.gui.launch_app`, which installs the test hooks of
+  :mod:`tests.gui.app_hooks` (the shipped package has none).
+- The drop: xdotool cannot drag from a file manager, so the test hook ``ENTED_TEST_DROP`` sends the
+  window the same drag-enter / drag-move / drop events a file manager would; the window's ordinary drop
+  handler imports the folder.
 - Everything else is real X input from xdotool (clicks, typing, shortcuts). Where to click comes from
   ``ENTED_TEST_STATE``, a JSON snapshot the app writes every 250 ms (screen rectangles of the face
   boxes, buttons, grid items and the compare view, plus jobs, people and versions to wait on).
@@ -121,7 +123,7 @@ class Session:
                         ENTED_TEST_STATE=str(self.state_file), PYTHONPATH=os.pathsep.join(sys.path))
         self.wait_for(lambda: Path(f"/tmp/.X11-unix/X{self.display[1:]}").exists(), 10, "Xvfb to start")
         self.log = open(tmp / "app.log", "w")  # noqa: SIM115 (closed in stop)
-        self.app = subprocess.Popen([sys.executable, "-m", "ented_desktop.gui.app"], env=self.env,
+        self.app = subprocess.Popen([sys.executable, "-m", "tests.gui.launch_app"], env=self.env,
                                     stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
@@ -164,9 +166,20 @@ class Session:
 
     def click(self, rect: list[int], button: str = "1", repeat: int = 1) -> None:
         x, y, w, h = rect
-        self.xdotool("mousemove", str(x + w // 2), str(y + h // 2))
-        time.sleep(0.15)
+        self.move(x + w // 2, y + h // 2)
         self.xdotool("click", "--repeat", str(repeat), "--delay", "120", button)
+
+    def move(self, x: int, y: int) -> None:
+        """Move the pointer and return once the X server has it there."""
+        self.xdotool("mousemove", "--sync", str(x), str(y))
+
+    def settled(self) -> None:
+        """Return once the app has written two snapshots since now: its event loop has gone round, so the
+        repaints asked for before now have reached the screen."""
+        for _ in range(2):
+            before = self.state_file.stat().st_mtime_ns if self.state_file.exists() else 0
+            self.wait_for(lambda since=before: self.state_file.exists() and self.state_file.stat().st_mtime_ns > since,
+                          10, "the app to write its state")
 
     def key(self, *keys: str) -> None:
         self.xdotool("key", "--delay", "60", *keys)
@@ -175,7 +188,7 @@ class Session:
         self.xdotool("type", "--delay", "40", text)
 
     def screenshot(self, name: str) -> Path:
-        time.sleep(0.6)  # let the last repaint reach the screen
+        self.settled()
         self.screenshots.mkdir(parents=True, exist_ok=True)
         path = self.screenshots / f"{name}.png"
         subprocess.run(["import", "-display", self.display, "-window", "root", str(path)], env=self.env,
@@ -210,9 +223,18 @@ def test_real_app_under_xvfb(tmp_path, screenshot_dir):
 
         # 2. open a photo by double-clicking its thumbnail (06.png carries EXIF and an ICC profile)
         target = next((i for i in state["grid_items"] if i["name"] == "06.png"), state["grid_items"][0])
+        names = [i["name"] for i in state["grid_items"]]  # the album's order (the grid is hidden on the other tabs)
         session.click(target["screen"], repeat=2)
         state = session.until(lambda s: s["tab"] == 1 and s["faces"], 30, "the photo's faces")
         session.screenshot("02_faces")
+
+        # 2b. the next photo and back with the arrow keys, from the Faces tab (the last photo goes back first)
+        opened = state["current_photo"]
+        away, back = ("Left", "Right") if names.index(target["name"]) == len(names) - 1 else ("Right", "Left")
+        session.key(away)
+        session.until(lambda s: s["current_photo"] not in (None, opened) and s["tab"] == 1, 10, "another photo")
+        session.key(back)
+        state = session.until(lambda s: s["current_photo"] == opened and s["faces"], 30, "the photo again")
 
         # 3. click a face box and name the person in the dialog
         face = max(state["faces"], key=lambda f: f["screen"][2] * f["screen"][3])
@@ -244,11 +266,10 @@ def test_real_app_under_xvfb(tmp_path, screenshot_dir):
         state = session.until(lambda s: s["compare"]["visible"] and s["compare"]["has_after"], 30, "compare")
         x, y, w, h = state["compare"]["screen"]
         split_x = x + int(state["compare"]["split"] * w)
-        session.xdotool("mousemove", str(split_x), str(y + h // 2))
+        session.move(split_x, y + h // 2)
         session.xdotool("mousedown", "1")
         for step in range(1, 11):
-            session.xdotool("mousemove", str(split_x - step * (split_x - x - w // 3) // 10), str(y + h // 2))
-            time.sleep(0.03)
+            session.move(split_x - step * (split_x - x - w // 3) // 10, y + h // 2)
         session.xdotool("mouseup", "1")
         state = session.until(lambda s: abs(s["compare"]["split"] - 1 / 3) < 0.03, 10, "the split to move")
         session.screenshot("07_compare_split")
@@ -273,7 +294,8 @@ def test_real_app_under_xvfb(tmp_path, screenshot_dir):
         state = session.until(lambda s: s["exported"], 60, "the exported file")
         session.screenshot("11_exported")
         exported = Path(state["exported"][0])
-        assert exported.parent == out and exported.is_file()
+        assert exported.parent == out
+        assert exported.is_file()
         from PIL import Image
 
         with Image.open(exported) as im, Image.open(folder / target["name"]) as original:

@@ -86,7 +86,7 @@ def test_run_is_a_recorded_job_plots_progress_and_keep_hands_over_the_model(qtbo
     dialog.minutes.setValue(0.5)
     with qtbot.waitSignal(dialog.runFinished, timeout=5000):
         dialog.start()
-    job = library.job(dialog.job_id)
+    job = library.jobs.get(dialog.job_id)
     assert (job.kind, job.state, job.payload["person_id"], job.payload["minutes"]) == ("finetune", "done", 2, 0.5)
     assert queue.entries[dialog.job_id].state == "done"
     assert dialog.phase == "finished"
@@ -95,21 +95,26 @@ def test_run_is_a_recorded_job_plots_progress_and_keep_hands_over_the_model(qtbo
     assert dialog.progress.value() == dialog.progress.maximum()
     assert [dialog.results.item(0, c).text() for c in range(4)] == [
         "Held-out photo, PSNR (dB)", "21.50", "24.10", "26.00"]
-    assert dialog.status.text() == ("The personal model restores the held-out photo better than the general model "
-                                    "(+1.90 dB; one photo can tell 0.20 dB or more). Keep it to use it for Uncle "
-                                    "Tom's faces.")
+    assert dialog.status.text() == ("On a photo of Uncle Tom it did not learn from, the personal model came out "
+                                    "sharper and closer to the original than the general model. Keep it to use it "
+                                    "for Uncle Tom's faces.")
+    assert dialog.details.text() == ("The personal model restores the held-out photo better than the general model "
+                                     "(+1.90 dB; one photo can tell 0.20 dB or more).")
     dialog.keep()
     assert kept and kept[0][0] == 2 and kept[0][1].model_path == tmp_path / "p2" / "personal.safetensors"
     assert discarded == [] and "kept" in dialog.status.text()
 
 
-@pytest.mark.parametrize(("personal_psnr", "verdict"), [
-    (24.18, "The personal model and the general model differ by +0.08 dB on the held-out photo, too little to tell "
-            "which is better (one photo can tell 0.20 dB or more)."),
-    (23.7, "The personal model restores the held-out photo worse than the general model (-0.40 dB)."),
+@pytest.mark.parametrize(("personal_psnr", "verdict", "details"), [
+    (24.18, "On a photo of Uncle Tom it did not learn from, the personal model and the general model came out too "
+            "close to tell apart.",
+     "The personal model and the general model differ by +0.08 dB on the held-out photo, too little to tell "
+     "which is better (one photo can tell 0.20 dB or more)."),
+    (23.7, "On a photo of Uncle Tom it did not learn from, the personal model came out worse than the general model.",
+     "The personal model restores the held-out photo worse than the general model (-0.40 dB)."),
 ])
 def test_a_gain_one_photo_cannot_tell_is_not_presented_as_better_but_can_still_be_kept(
-        qtbot, library, tmp_path, personal_psnr, verdict):
+        qtbot, library, tmp_path, personal_psnr, verdict, details):
     kept, discarded = [], []
     # the fake says "improved" for any gain, as the fine-tuner did before: the dialog must not trust it
     dialog, _ = make(qtbot, library, fake_finetune_factory(tmp_path / "p2", personal_psnr=personal_psnr), kept,
@@ -118,6 +123,7 @@ def test_a_gain_one_photo_cannot_tell_is_not_presented_as_better_but_can_still_b
         dialog.start()
     assert dialog.status.text() == (f"{verdict} The general model is recommended: discard the personal model, or "
                                     "keep it anyway to use it for Uncle Tom's faces.")
+    assert dialog.details.text() == details
     assert not dialog.keep_button.isHidden() and dialog.keep_button.isEnabled()
     dialog.keep()
     assert [pid for pid, _ in kept] == [2] and discarded == []
@@ -138,11 +144,11 @@ def test_cancel_stops_the_job_and_keeps_nothing(qtbot, library, tmp_path):
     dialog.start()
     qtbot.waitUntil(lambda: len(dialog.plot.loss) >= 2, timeout=5000)
     assert dialog.phase == "running"
-    dialog.reject()  # closing while it runs stops it, like Cancel
+    dialog.cancel_button.click()
     qtbot.waitUntil(lambda: dialog.phase == "choose", timeout=5000)
     assert "cancelled" in dialog.status.text()
     assert kept == [] and discarded == [] and len(dialog.plot.loss) < 500
-    assert library.job(dialog.job_id).state == "cancelled"
+    assert library.jobs.get(dialog.job_id).state == "cancelled"
 
 
 def test_failure_shows_the_core_sentence_and_is_recorded(qtbot, library, tmp_path):
@@ -152,7 +158,7 @@ def test_failure_shows_the_core_sentence_and_is_recorded(qtbot, library, tmp_pat
     qtbot.waitUntil(lambda: dialog.phase == "choose", timeout=5000)
     expected = "Fine-tuning failed: No trained ENTED model is installed; put one in the model folder."
     assert dialog.status.text() == expected
-    assert library.job(dialog.job_id).error == str(error)
+    assert library.jobs.get(dialog.job_id).error == str(error)
 
 
 def test_a_run_waits_for_a_running_restore_and_says_so(qtbot, library, tmp_path):
@@ -206,3 +212,38 @@ def test_before_start_the_plot_says_what_start_does_and_then_waits_for_iteration
     assert dialog.plot.empty_text == "Waiting for the first iterations…"
     dialog.cancel()
     qtbot.waitUntil(lambda: dialog.phase == "choose", timeout=5000)
+
+
+def test_closing_the_dialog_while_it_learns_hides_it_and_the_run_goes_on(qtbot, library, tmp_path):
+    kept, discarded = [], []
+    gate = threading.Event()
+    dialog, queue = make(qtbot, library, fake_finetune_factory(tmp_path, steps=30, delay=0.01), kept, discarded)
+    assert not dialog.isModal()
+    dialog.show()
+    dialog.start()
+    qtbot.waitUntil(lambda: len(dialog.plot.loss) >= 1, timeout=5000)
+    assert dialog.close_button.isVisible() and dialog.cancel_button.isVisible()
+    dialog.close_button.click()  # it cancelled the run
+    assert not dialog.isVisible() and dialog.phase == "running"
+    assert queue.entries[dialog.job_id].state == "running"
+    dialog.reject()  # Esc: hidden too
+    dialog.close()  # the title bar's close button: hidden, not deleted
+    assert queue.entries[dialog.job_id].state in ("running", "done")
+    qtbot.waitUntil(lambda: dialog.phase == "finished", timeout=5000)  # the hidden dialog followed the run
+    assert len(dialog.plot.loss) == 30 and library.jobs.get(dialog.job_id).state == "done"
+    assert kept == [] and discarded == []
+    gate.set()
+
+
+def test_the_verdict_is_in_plain_words_with_the_figures_behind_details(qtbot, library, tmp_path):
+    dialog, _ = make(qtbot, library, fake_finetune_factory(tmp_path / "p", personal_psnr=24.15), [], [])
+    dialog.show()
+    assert "PSNR" not in dialog.plot.val_label and "dB" not in dialog.plot.val_label
+    with qtbot.waitSignal(dialog.runFinished, timeout=5000):
+        dialog.start()
+    text = dialog.status.text()
+    assert "too close to tell apart" in text and "did not learn from" in text
+    assert "dB" not in text and "PSNR" not in text  # was "... (+0.05 dB; one photo can tell 0.20 dB or more)"
+    assert not dialog.results.isVisible() and not dialog.details.isVisible()
+    dialog.details_button.click()
+    assert dialog.results.isVisible() and "0.20 dB" in dialog.details.text()

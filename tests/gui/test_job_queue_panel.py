@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QScrollArea
 
 from ented_desktop.core.errors import UserError
@@ -90,4 +91,34 @@ def test_a_long_title_is_shortened_so_the_state_and_buttons_always_show(qtbot, l
         gate.set()
     qtbot.waitUntil(lambda: row.state.text() == "Done", timeout=3000)
     qtbot.waitUntil(lambda: row.state.width() >= row.state.sizeHint().width(), timeout=3000)
+    queue.stop_all()
+
+
+def test_a_finetune_job_can_be_shown_again_from_its_row(qtbot, library):
+    gate = threading.Event()
+
+    def factory(payload):
+        def work(control):
+            yield Step(0.1, "Learning: step 1, 14 min left")
+            gate.wait(5)
+            return "Fine-tuned."
+        return work
+
+    queue = JobQueue(library, {"finetune": factory, "restore": factory})
+    panel = JobQueuePanel(queue)
+    qtbot.addWidget(panel)
+    panel.show()
+    restore = queue.submit("restore", {"title": "Restore album"})
+    finetune = queue.submit("finetune", {"title": "Fine-tune for Anna"})  # waits behind the restore
+    row = panel.rows[finetune]
+    assert not row.show_button.isHidden() and panel.rows[restore].show_button.isHidden()
+    shown = []
+    panel.showRequested.connect(shown.append)
+    row.show_button.click()
+    qtbot.mouseDClick(row, Qt.MouseButton.LeftButton)
+    qtbot.mouseDClick(panel.rows[restore], Qt.MouseButton.LeftButton)  # a restore has no window of its own
+    assert shown == [finetune, finetune]
+    gate.set()
+    qtbot.waitUntil(lambda: not queue.active(), timeout=5000)
+    assert row.show_button.isHidden()  # a finished run shows its result by itself
     queue.stop_all()

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtWidgets import QMessageBox
 
 from ented_desktop.core.errors import ModelError
 from ented_desktop.core.face.align import template_for
@@ -18,11 +20,17 @@ from ented_desktop.core.face.detect import Face
 from ented_desktop.core.imageio import read_image_rgb8
 from ented_desktop.core.library import Library
 from ented_desktop.core.pipeline import Restorer as CoreRestorer
+from ented_desktop.core.removal import unfinished_job_notes
+from ented_desktop.core.restore_job import restore_library_photo
 from ented_desktop.core.restore_plan import ReferenceCrops
+from ented_desktop.core.restore_skip import RestoreSkipPlan
+from ented_desktop.core.restore_wording import face_outcome
 from ented_desktop.core.settings import Settings
+from ented_desktop.gui import photo_actions, tasks
+from ented_desktop.gui.background_calls import BackgroundCalls
+from ented_desktop.gui.face_detection import FaceDetection
 from ented_desktop.gui.job_queue import JobEntry, JobQueue
-from ented_desktop.gui.main_window import face_outcome
-from ented_desktop.gui.removal import unfinished_job_notes
+from ented_desktop.gui.restore_again import ask_restore_again
 from ented_desktop.gui.tasks import (
     Outcome,
     Services,
@@ -30,7 +38,6 @@ from ented_desktop.gui.tasks import (
     export_work,
     factories,
     finetune_summary,
-    restore_photo,
     restore_work,
 )
 from ented_desktop.gui.workers import WorkControl
@@ -65,37 +72,37 @@ def import_photos(library, folder, shades) -> list[int]:
     folder.mkdir()
     for i, shade in enumerate(shades):
         make_photo(folder / f"p{i}.png", shade)
-    for _ in library.import_paths(library.create_album("family"), [folder]):
+    for _ in library.photos.import_paths(library.albums.create("family"), [folder]):
         pass
-    return [p.id for p in sorted(library.photos(), key=lambda p: p.path)]
+    return [p.id for p in sorted(library.photos.all(), key=lambda p: p.path)]
 
 
 def test_a_photo_edited_after_its_faces_were_found_is_not_restored(library, services, tmp_path):
     ids = import_photos(library, tmp_path / "photos", (200, 100))
     run(detect_work(library, services, ids))
-    edited = library.photo(ids[0]).path
+    edited = library.photos.get(ids[0]).path
     with Image.open(edited) as im:
         im.rotate(90, expand=True).save(edited)  # rotated in another program: the faces moved
     outcome = run(restore_work(library, services, ids))
     assert outcome.text.startswith("Restored 1 of 2 photos.")
     assert outcome.problems == [("p0.png", "this photo changed on disk since its faces were found; "
                                            "find faces again")]
-    assert library.versions(ids[0]) == [] and len(library.versions(ids[1])) == 1
+    assert library.versions.of_photo(ids[0]) == [] and len(library.versions.of_photo(ids[1])) == 1
     # finding its faces again indexes the new file, and then it restores
     run(detect_work(library, services, ids[:1]))
     assert run(restore_work(library, services, ids[:1])).text == "Restored 1 of 1 photo."
-    assert len(library.versions(ids[0])) == 1
+    assert len(library.versions.of_photo(ids[0])) == 1
 
 
 def test_a_photo_without_faces_gets_no_version_and_is_reported(library, services, tmp_path):
     ids = import_photos(library, tmp_path / "photos", (200, 100, 150))
     run(detect_work(library, services, ids[1:]))
-    library.set_faces(ids[2], [], [], detector="fake")  # looked for, none found
+    library.faces.record(ids[2], [], [], detector="fake")  # looked for, none found
     outcome = run(restore_work(library, services, ids))
     assert outcome.text.startswith("Restored 1 of 3 photos.") and outcome.value == 1
     assert outcome.problems == [("p0.png", "its faces have not been looked for yet; find faces first"),
                                 ("p2.png", "no face found")]
-    assert [len(library.versions(i)) for i in ids] == [0, 1, 0]
+    assert [len(library.versions.of_photo(i)) for i in ids] == [0, 1, 0]
 
 
 def test_a_photo_whose_faces_could_not_be_restored_gets_no_version(library, services, tmp_path):
@@ -114,15 +121,15 @@ def test_a_photo_whose_faces_could_not_be_restored_gets_no_version(library, serv
     outcome = run(restore_work(library, services, ids))
     assert outcome.text == ("Restored 0 of 1 photo. p0.png: no face could be restored "
                             "(too small to restore (20 px; needs 32))")
-    assert library.versions(ids[0]) == []
+    assert library.versions.of_photo(ids[0]) == []
 
 
 def test_a_restore_job_run_again_skips_the_photos_it_already_restored(qtbot, services, tmp_path):
     library = Library(tmp_path / "lib")
     ids = import_photos(library, tmp_path / "photos", (200, 100, 150))
     run(detect_work(library, services, ids))
-    job = library.add_job("restore", {"photo_ids": ids, "title": "Restore family"})
-    library.set_job_state(job, "running")
+    job = library.jobs.add("restore", {"photo_ids": ids, "title": "Restore family"})
+    library.jobs.set_state(job, "running")
     run(restore_work(library, services, ids[:2], job))  # the first run got this far...
     library.close()  # ...when the program was killed
 
@@ -132,10 +139,14 @@ def test_a_restore_job_run_again_skips_the_photos_it_already_restored(qtbot, ser
     queue.retry(job)
     qtbot.waitUntil(lambda: queue.entries[job].state == "done", timeout=5000)
     assert queue.entries[job].text == "Restored 1 of 1 photo. Skipped 2 photos this job had already restored."
-    assert [len(library.versions(i)) for i in ids] == [1, 1, 1]
-    another = queue.submit("restore", {"photo_ids": ids[:1]})  # a new job restores again, as asked
+    assert [len(library.versions.of_photo(i)) for i in ids] == [1, 1, 1]
+    skipped = queue.submit("restore", {"photo_ids": ids[:1], "skip_same": True})  # restored this way: said
+    qtbot.waitUntil(lambda: queue.entries[skipped].state == "done", timeout=5000)
+    assert queue.entries[skipped].text == "Skipped 1 photo already restored this way: p0.png."
+    assert len(library.versions.of_photo(ids[0])) == 1
+    another = queue.submit("restore", {"photo_ids": ids[:1]})  # restores again, as asked
     qtbot.waitUntil(lambda: queue.entries[another].state == "done", timeout=5000)
-    assert len(library.versions(ids[0])) == 2
+    assert len(library.versions.of_photo(ids[0])) == 2
     queue.stop_all()
     library.close()
 
@@ -167,11 +178,11 @@ def two_faces_photo(library, tmp_path) -> tuple[int, list[Face]]:
     folder.mkdir()
     rgb = np.random.default_rng(0).integers(0, 256, (160, 240, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(folder / "two.png")
-    for _ in library.import_paths(library.create_album("family"), [folder]):
+    for _ in library.photos.import_paths(library.albums.create("family"), [folder]):
         pass
-    (photo,) = library.photos()
+    (photo,) = library.photos.all()
     faces = [Face((x + 25, 45, x + 75, 100), template_for(100) + np.float32([x, 30]), 0.9) for x in (40, 100)]
-    library.set_faces(photo.id, faces, [None, None], "test")
+    library.faces.record(photo.id, faces, [None, None], "test")
     return photo.id, faces
 
 
@@ -179,36 +190,38 @@ def test_faces_restored_by_different_models_do_not_corrupt_each_other(library, t
     photo_id, faces = two_faces_photo(library, tmp_path)
     model = tmp_path / "anna.safetensors"
     model.write_bytes(b"weights")
-    anna = library.create_person("Anna", [library.faces_of_photo(photo_id)[0].id])
-    library.set_personal_model(anna, model)
+    anna = library.people.create("Anna", [library.faces.of_photo(photo_id)[0].id])
+    library.people.set_personal_model(anna, model)
     engines = {model.absolute(): FnEngine(white), None: FnEngine(same)}
     settings = Settings()
     services = Services(lambda: settings, restorer_loader=lambda m, **_: CoreRestorer(engines[m]),
                         reference_preparer=fake_prepare_reference)
 
-    version_id, reports = restore_photo(library, photo_id, services, lambda: False,
-                                        ReferenceCrops(library, fake_prepare_reference))
+    version_id, restoration = restore_library_photo(library, photo_id, services.restorer,
+                                                    ReferenceCrops(library, fake_prepare_reference))
+    reports = [face.version_record() for face in restoration.faces]
 
     assert [r["model"] for r in reports] == ["anna.safetensors", "general"]
-    original = read_image_rgb8(library.photo(photo_id).path)
+    original = read_image_rgb8(library.photos.get(photo_id).path)
     both = FnEngine(white, same)  # each face with its model, in one call
     expected = CoreRestorer(both).restore(original, faces=faces).pixels
     assert np.array_equal(engines[None].inputs[0][0], both.inputs[0][1])  # the general model saw the original
-    (version,) = library.versions(photo_id)
+    (version,) = library.versions.of_photo(photo_id)
     assert version.id == version_id and np.array_equal(read_image_rgb8(version.path), expected)
 
 
 def test_a_deleted_reference_photo_leaves_its_face_without_a_reference_and_the_others_alone(
         library, services, tmp_path):
     photo_id, _ = two_faces_photo(library, tmp_path)
-    first, second = library.faces_of_photo(photo_id)
-    anna = library.create_person("Anna", [first.id])
-    bob = library.create_person("Bob", [second.id])
-    library.set_reference_image(bob, make_photo(tmp_path / "bob.png", 100))
-    library.set_reference_image(anna, make_photo(tmp_path / "anna.png", 200)).unlink()  # deleted since
+    first, second = library.faces.of_photo(photo_id)
+    anna = library.people.create("Anna", [first.id])
+    bob = library.people.create("Bob", [second.id])
+    library.references.set_image(bob, make_photo(tmp_path / "bob.png", 100))
+    library.references.set_image(anna, make_photo(tmp_path / "anna.png", 200)).unlink()  # deleted since
 
-    _, reports = restore_photo(library, photo_id, services, lambda: False,
-                               ReferenceCrops(library, fake_prepare_reference))
+    _, restoration = restore_library_photo(library, photo_id, services.restorer,
+                                           ReferenceCrops(library, fake_prepare_reference))
+    reports = [face.version_record() for face in restoration.faces]
 
     assert [(r["person"], r["restored"], r["reference"]) for r in reports] == [
         ("Anna", True, "self"), ("Bob", True, "person")]
@@ -231,18 +244,18 @@ def test_a_missing_personal_model_restores_its_faces_with_the_general_model(libr
     run(detect_work(library, services, ids))
     model = tmp_path / "anna.safetensors"
     model.write_bytes(b"weights")
-    anna = library.create_person("Anna", [library.faces_of_photo(ids[0])[0].id])
-    library.set_personal_model(anna, model)
+    anna = library.people.create("Anna", [library.faces.of_photo(ids[0])[0].id])
+    library.people.set_personal_model(anna, model)
     model.unlink()
 
     outcome = run(restore_work(library, services, ids))
 
     assert outcome.text == "Restored 2 of 2 photos."
-    (report,) = library.versions(ids[0])[0].report["faces"]
+    (report,) = library.versions.of_photo(ids[0])[0].report["faces"]
     assert report["model"] == "general" and report["restored"]
     assert report["fallback"] == (f"the personal model of Anna cannot be used: Model file {model.absolute()} "
                                   "does not exist; restored with the general model")
-    assert library.versions(ids[1])[0].report["faces"][0]["fallback"] is None
+    assert library.versions.of_photo(ids[1])[0].report["faces"][0]["fallback"] is None
 
 
 def test_a_damaged_personal_model_is_read_once_per_batch_and_every_face_says_why(library, tmp_path):
@@ -261,17 +274,17 @@ def test_a_damaged_personal_model_is_read_once_per_batch_and_every_face_says_why
                         reference_preparer=fake_prepare_reference)
     ids = import_photos(library, tmp_path / "photos", (200, 200, 200))
     run(detect_work(library, services, ids))
-    anna = library.create_person("Anna", [library.faces_of_photo(i)[0].id for i in ids])
+    anna = library.people.create("Anna", [library.faces.of_photo(i)[0].id for i in ids])
     model.write_bytes(b"damaged")
-    library.set_personal_model(anna, model)
-    anna_model = library.person(anna).personal_model
+    library.people.set_personal_model(anna, model)
+    anna_model = library.people.get(anna).personal_model
 
     assert run(restore_work(library, services, ids)).text == "Restored 3 of 3 photos."
     assert reads == [anna_model]  # not once per photo
     expected = ("the personal model of Anna cannot be used: anna.safetensors is damaged: its sha256 does not "
                 "match manifest.sha256; restored with the general model")
     for photo_id in ids:
-        (report,) = library.versions(photo_id)[0].report["faces"]
+        (report,) = library.versions.of_photo(photo_id)[0].report["faces"]
         assert (report["model"], report["fallback"]) == ("general", expected)
 
     run(restore_work(library, services, ids[:1]))  # a later job tries again: the user may have fixed it
@@ -286,8 +299,8 @@ def test_a_damaged_personal_model_is_read_once_per_batch_and_every_face_says_why
         FixedDuringTheBatch(path) if path is None else loader(path, **kw)), reference_preparer=fake_prepare_reference)
     run(restore_work(library, services, ids[1:]))
     assert reads == [anna_model] * 4
-    assert library.versions(ids[1])[1].report["faces"][0]["fallback"] == expected
-    assert library.versions(ids[2])[1].report["faces"][0]["model"] == "anna.safetensors"
+    assert library.versions.of_photo(ids[1])[1].report["faces"][0]["fallback"] == expected
+    assert library.versions.of_photo(ids[2])[1].report["faces"][0]["model"] == "anna.safetensors"
 
 
 def test_a_missing_general_model_stops_the_job(library, tmp_path):
@@ -321,18 +334,18 @@ def test_a_finetune_job_sums_up_with_the_same_verdict_as_the_dialog(personal, ve
 
 def test_photos_and_versions_removed_after_a_job_was_queued_are_skipped_and_counted(library, services, tmp_path):
     ids = import_photos(library, tmp_path / "photos", (200, 100, 150))
-    album = library.albums()[0].id
+    album = library.albums.all()[0].id
     run(detect_work(library, services, ids))
     restore = restore_work(library, services, ids)
     detect = detect_work(library, services, ids)
-    library.remove_photos_from_album(album, [ids[1]])  # while both jobs wait in the queue
+    library.albums.remove_photos(album, [ids[1]])  # while both jobs wait in the queue
     assert run(detect).problems == []  # not "2: That photo is no longer in the library."
     outcome = run(restore)
     assert outcome.text == "Restored 2 of 2 photos. 1 photo had left the library meanwhile."
     assert outcome.problems == []
-    versions = [library.versions(i)[0].id for i in (ids[0], ids[2])]
+    versions = [library.versions.of_photo(i)[0].id for i in (ids[0], ids[2])]
     export = export_work(library, versions, str(tmp_path / "out"), "png", 90, "{stem}")
-    library.delete_version(versions[0])
+    library.versions.delete(versions[0])
     outcome = run(export)
     assert outcome.text == f"Exported 1 photo to {tmp_path / 'out'}. 1 restored version had been deleted meanwhile."
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p2.png"]
@@ -390,3 +403,183 @@ def test_two_face_finding_jobs_in_a_row_on_one_pool_thread_do_not_freeze():
     except subprocess.TimeoutExpired:
         pytest.fail("the second face-finding job never ended")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_restore_jobs_payload_chooses_the_model_and_its_fidelity(library, tmp_path):
+    from ented_desktop.core.errors import UserError
+    from tests.test_restore_job import fake_install
+
+    asked = []
+
+    def loader(model=None, *, fidelity=None, **_):
+        asked.append((model, fidelity))
+        return FakeRestorer(model)
+
+    settings = Settings()
+    services = Services(lambda: settings, face_finder=lambda s: FakeFaceFinder(), restorer_loader=loader,
+                        reference_preparer=fake_prepare_reference)
+    ids = import_photos(library, tmp_path / "photos", (200,))
+    run(detect_work(library, services, ids))
+    restore = factories(library, services)["restore"]
+    with pytest.raises(UserError, match="--fidelity applies to CodeFormer only; no 512 px face model is installed"):
+        run(restore({"photo_ids": ids, "fidelity": 0.6}))
+    assert library.versions.of_photo(ids[0]) == []
+
+    fake_install(Path(os.environ["ENTED_MODEL_DIR"]), "cf", "codeformer")
+    assert run(restore({"photo_ids": ids, "model": "cf", "fidelity": "0.6", "background": None})).value == 1
+    assert asked == [("cf", 0.6)]  # the forced model only, with the job's fidelity
+    (version,) = library.versions.of_photo(ids[0])
+    assert version.settings["model"] == "cf" and version.settings["large_faces_model"] is None
+    assert [face["model_name"] for face in version.report["faces"]] == ["cf"]
+
+
+def collecting_control(reported: list) -> WorkControl:
+    control = WorkControl()
+    control.connect(reported.append, lambda paused: None)
+    return control
+
+
+def drive(work, control) -> tuple[list, Outcome]:
+    steps, gen = [], work(control)
+    while True:
+        try:
+            steps.append(next(gen))
+        except StopIteration as stop:
+            return steps, stop.value
+
+
+def test_a_restore_job_says_loading_the_model_only_when_it_loads_one(library, services, tmp_path):
+    ids = import_photos(library, tmp_path / "photos", (200, 100))
+    run(detect_work(library, services, ids))
+    first, second = [], []
+    drive(restore_work(library, services, ids[:1]), collecting_control(first))
+    steps, outcome = drive(restore_work(library, services, ids[1:]), collecting_control(second))
+    assert [s.text for s in first] == ["Loading the model…"]
+    assert second == [] and "Loading" not in " ".join(s.text for s in steps)  # it said so on every job
+    assert [s.done for s in steps] == ["restoring 1 of 1 photo"]
+
+
+def test_restoring_photos_again_the_same_way_skips_them_and_says_which(library, services, tmp_path):
+    ids = import_photos(library, tmp_path / "photos", (200, 100, 150))
+    run(detect_work(library, services, ids))
+    run(restore_work(library, services, ids[:2]))
+    outcome = run(restore_work(library, services, ids, skip_same=True))  # "Restore album": it made duplicates
+    assert outcome.text == "Restored 1 of 1 photo. Skipped 2 photos already restored this way: p0.png, p1.png."
+    assert [len(library.versions.of_photo(i)) for i in ids] == [1, 1, 1]
+    anna = library.people.create("Anna", [library.faces.of_photo(ids[0])[0].id])
+    library.references.set_face(anna, library.faces.of_photo(ids[0])[0].id)  # another reference: not the same way
+    assert run(restore_work(library, services, ids, skip_same=True)).text == (
+        "Restored 1 of 1 photo. Skipped 2 photos already restored this way: p1.png, p2.png.")
+    assert run(restore_work(library, services, ids[1:2])).text == "Restored 1 of 1 photo."
+
+
+def test_problems_are_kept_in_the_library_with_the_full_path(library, services, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    make_photo(folder / "good.png", 200)
+    (folder / "bad.jpg").write_bytes(b"not a jpeg")
+    outcome = run(tasks.import_work(library, library.albums.create("family"), [str(folder)], "photos"))
+    assert [(Path(p.path), p.source) for p in library.problems.all()] == [(folder / "bad.jpg", "photos")]
+    assert outcome.problems[0][0] == str(folder / "bad.jpg")
+    (photo,) = library.photos.all()
+    library.faces.record(photo.id, [], [], "fake")  # looked for, none found
+    run(restore_work(library, services, [photo.id]))
+    assert [(Path(p.path), p.source) for p in library.problems.all()][-1] == (folder / "good.png", "restoring")
+
+
+class HeldFinder(FakeFaceFinder):
+    """The fake finder, held at its first photo until ``go`` is set."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+
+    def find(self, rgb):
+        self.go.wait(5)
+        return super().find(rgb)
+
+
+def add_batch(library, folder, album, first, n) -> None:
+    folder.mkdir(exist_ok=True)
+    names = [folder / f"p{first + i:03d}.png" for i in range(n)]
+    for i, name in enumerate(names):
+        make_photo(name, 40 + (first + i) % 200, size=(40, 32))
+    for _ in library.photos.import_paths(album, [str(n) for n in names]):
+        pass
+
+
+def test_an_import_of_150_photos_gives_one_find_faces_job(qtbot, library, tmp_path):
+    finder = HeldFinder()
+    services = Services(lambda: Settings(), face_finder=lambda s: finder, restorer_loader=FakeLoader(),
+                        reference_preparer=fake_prepare_reference)
+    queue = JobQueue(library, factories(library, services))
+    detection = FaceDetection(SimpleNamespace(queue=queue, library=library))
+    album = library.albums.create("family")
+    add_batch(library, tmp_path / "photos", album, 0, 50)
+    detection.request_face_detection()  # 50 photos arrived: a job starts, held at its first photo
+    for first in (50, 100):  # the import goes on: more arrive while it runs
+        add_batch(library, tmp_path / "photos", album, first, 50)
+        detection.request_face_detection()
+    finder.go.set()
+    qtbot.waitUntil(lambda: not queue.active(), timeout=10000)
+    detection.request_face_detection()  # the import ended: nothing is left to look at
+    jobs = [e for e in queue.entries.values() if e.kind == "detect"]
+    assert [(e.title, e.text) for e in jobs] == [("Find faces", "Looked for faces in 150 photos; found 150.")]
+    assert library.photos.needing_faces() == []
+    queue.stop_all()
+
+
+@pytest.mark.parametrize(("answer", "expected"), [
+    ("skip", ([1, 1, 1], "Restored 1 of 1 photo.")),
+    ("again", ([2, 2, 1], "Restored 3 of 3 photos.")),
+    ("cancel", ([1, 1, 0], None)),
+])
+def test_restore_album_asks_about_the_photos_restored_this_way(qtbot, library, services, tmp_path, monkeypatch,
+                                                               answer, expected):
+    ids = import_photos(library, tmp_path / "photos", (200, 100, 150))
+    run(detect_work(library, services, ids))
+    run(restore_work(library, services, ids[:2]))
+    asked = []
+    monkeypatch.setattr(photo_actions, "ask_restore_again", lambda parent, plan: asked.append(plan) or answer)
+    queue = JobQueue(library, factories(library, services))
+    window = SimpleNamespace(library=library, services=services, queue=queue, calls=BackgroundCalls(),
+                             restore_options=SimpleNamespace(summary=lambda: "", payload=lambda: {}),
+                             jobs_dock=SimpleNamespace(raise_=lambda: None), status=lambda text: None)
+    photo_actions.PhotoActions(window)._restore(ids, "Restore all photos")  # re-restored all without a word
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    assert asked[0].sentence() == ("2 photos were already restored this way and are skipped; 1 will be restored.")
+    counts, text = expected
+    if text is not None:
+        qtbot.waitUntil(lambda: bool(queue.entries) and not queue.active(), timeout=5000)
+        assert [e.text for e in queue.entries.values()] == [text]
+    else:
+        qtbot.waitUntil(window.calls.idle, timeout=5000)
+        assert queue.entries == {}
+    assert [len(library.versions.of_photo(i)) for i in ids] == counts
+    window.calls.shutdown()
+    queue.stop_all()
+
+
+def test_an_export_as_tiff_writes_tif_files_without_calling_them_renamed(library, services, tmp_path):
+    ids = import_photos(library, tmp_path / "photos", (200, 100))
+    run(detect_work(library, services, ids))
+    run(restore_work(library, services, ids))
+    versions = [library.versions.of_photo(i)[0].id for i in ids]
+    outcome = run(export_work(library, versions, str(tmp_path / "out"), "tiff", 90, "{stem}"))
+    assert sorted(e.path.name for e in outcome.value) == ["p0.tif", "p1.tif"]
+    assert outcome.text == f"Exported 2 photos to {tmp_path / 'out'}."  # each said it "got a new name" (.jpg)
+    assert not any(e.renamed for e in outcome.value)
+
+
+@pytest.mark.parametrize(("button", "answer"), [("Restore 1 photo", "skip"), ("Restore all again", "again"),
+                                                ("Cancel", "cancel")])
+def test_the_question_offers_to_skip_restore_all_again_or_cancel(qtbot, monkeypatch, button, answer):
+    seen = []
+
+    def click(box):
+        seen.append(box.text())
+        next(b for b in box.buttons() if b.text().replace("&", "") == button).click()
+
+    monkeypatch.setattr(QMessageBox, "exec", click)
+    assert ask_restore_again(None, RestoreSkipPlan((1, 2), (3,), ())) == answer
+    assert seen == ["2 photos were already restored this way and are skipped; 1 will be restored. Restoring a photo "
+                    "again the same way makes the same version again."]

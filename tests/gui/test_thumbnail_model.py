@@ -8,12 +8,13 @@ from PIL import Image
 from PySide6.QtCore import Qt, QThreadPool
 from PySide6.QtWidgets import QListView
 
-from ented_desktop.gui.stall_meter import StallMeter
 from ented_desktop.gui.thumbnail_model import WANTED_LIMIT, PhotoIdRole, PhotoItem, ThumbnailModel
+
+from .stall_meter import StallMeter
 
 
 class SlowLoader:
-    """Stands in for Library.thumbnail_path: makes a small PNG per photo, slowly, counting calls."""
+    """Stands in for Library.photos.thumbnail_path: makes a small PNG per photo, slowly, counting calls."""
 
     def __init__(self, folder, delay=0.003):
         self.folder, self.delay, self.calls = folder, delay, []
@@ -73,14 +74,27 @@ def test_rows_scrolled_far_past_are_forgotten(qtbot, tmp_path, pool):
     assert len(loader.calls) < 2000 // 2
 
 
-def test_restored_photos_are_marked(qtbot, tmp_path, pool):
-    model = ThumbnailModel(SlowLoader(tmp_path), size=64, pool=pool)
+def test_restored_photos_show_their_newest_version_with_a_mark(qtbot, tmp_path, pool):
+    photos, versions = SlowLoader(tmp_path / "photos"), SlowLoader(tmp_path / "versions")
+    for loader in (photos, versions):
+        loader.folder.mkdir()
+    model = ThumbnailModel(photos, size=64, pool=pool, version_loader=versions)
     model.set_photos([PhotoItem(1, "a.jpg"), PhotoItem(2, "b.jpg")])
     changed = []
     model.dataChanged.connect(lambda first, last, roles=(): changed.append(first.row()))
-    model.update_item(PhotoItem(2, "b.jpg", restored=True))
+    model.update_item(PhotoItem(2, "b.jpg", version_id=70))
     assert changed == [1]
-    assert [model.index(r).data() for r in range(2)] == ["a.jpg", "✓ b.jpg"]
+    assert [model.index(r).data() for r in range(2)] == ["a.jpg", "b.jpg"]
+    assert "Restored" in model.index(1).data(Qt.ItemDataRole.ToolTipRole)
+    for row in range(2):
+        model.index(row).data(Qt.ItemDataRole.DecorationRole)
+    qtbot.waitUntil(lambda: model.is_loaded(1) and model.is_loaded(2), timeout=5000)
+    assert (photos.calls, versions.calls) == ([1], [70])
+    plain, restored = (model.index(r).data(Qt.ItemDataRole.DecorationRole).toImage() for r in range(2))
+    assert plain.size() == restored.size() == model.thumbnail_size()  # one square size, whatever the photo
+    corner = restored.pixelColor(54, 14)  # in the 14 px disc at (47, 11) on the photo, above its tick
+    assert corner.green() > corner.red() + 40  # the green mark, not the photo's grey
+    assert plain.pixelColor(56, 3).alpha() == 0  # a 128 x 96 photo leaves 8 empty rows above it in the square
 
 
 def test_failed_thumbnail_keeps_placeholder_and_is_not_retried(qtbot, tmp_path, pool):
@@ -95,7 +109,8 @@ def test_failed_thumbnail_keeps_placeholder_and_is_not_retried(qtbot, tmp_path, 
     qtbot.waitUntil(lambda: model.pending() == 0, timeout=3000)
     model.index(0).data(1)
     qtbot.wait(50)
-    assert calls == [1] and not model.is_loaded(1)
+    assert calls == [1]
+    assert not model.is_loaded(1)
 
 
 def test_newest_requests_load_first(qtbot, tmp_path, pool):
@@ -105,7 +120,8 @@ def test_newest_requests_load_first(qtbot, tmp_path, pool):
     for row in range(10):
         model.index(row).data(1)  # row 0 starts at once; 1..9 wait
     qtbot.waitUntil(lambda: model.pending() == 0, timeout=5000)
-    assert loader.calls[0] == 0 and loader.calls[1] == 9  # the last one asked for (still visible) goes next
+    assert loader.calls[0] == 0
+    assert loader.calls[1] == 9  # the last one asked for (still visible) goes next
 
 
 @pytest.mark.slow

@@ -9,9 +9,11 @@ from PySide6.QtWidgets import QFileDialog
 
 from ented_desktop.core.library import Library
 from ented_desktop.core.settings import Settings
-from ented_desktop.core.view_state import ViewState, load_view_state, save_view_state
-from ented_desktop.gui.main_window import ALL_PHOTOS, TAB_COMPARE, MainWindow, on_a_screen
+from ented_desktop.gui.album_list import ALL_PHOTOS
+from ented_desktop.gui.main_window import MainWindow, on_a_screen
+from ented_desktop.gui.tabs import TAB_COMPARE
 from ented_desktop.gui.tasks import Services
+from ented_desktop.gui.view_state import ViewState, load_view_state, save_view_state
 
 from .fakes import FakeFaceFinder, FakeLoader, fake_prepare_reference
 
@@ -43,14 +45,14 @@ def screen() -> QRect:
 
 def test_geometry_album_and_tab_come_back(qtbot, open_window, tmp_path):
     opened, library = open_window
-    library.create_album("Other")
-    family = library.create_album("Family")
+    library.albums.create("Other")
+    family = library.albums.create("Family")
     window = opened()
     window.show()
     area = screen()
     window.setGeometry(QRect(area.x() + 40, area.y() + 30, 1000, 700))
     left = window.geometry()  # as the minimum size and the screen allow
-    window.show_album(family)
+    window.photos_page.show_album(family)
     window.tabs.setCurrentIndex(TAB_COMPARE)
     assert window.close()
 
@@ -100,13 +102,13 @@ def test_file_dialogs_open_where_they_were_last_and_remember_it_next_run(qtbot, 
     window.folders["import"] = str(photos)  # as after a folder was added
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", folder_dialog)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", file_dialog)
-    monkeypatch.setattr(window.people_panel, "set_reference_image", lambda person_id, path: None)
+    monkeypatch.setattr(window.people_panel.references, "set_reference_image", lambda person_id, path: None)
     monkeypatch.setattr(window.people_panel, "current_person_id", lambda: 1)
     window.add_folder()
-    window.people_panel.choose_reference_file()
+    window.people_panel.references.choose_reference_file()
     assert starts == [str(photos), str(Path.home())]
     assert window.folders["reference"] == str(refs)
     assert window.close()
 
     again = opened()
-    assert again.folders == {"import": str(photos), "reference": str(refs), "export": again._export_folder}
+    assert again.folders == {"import": str(photos), "reference": str(refs), "export": again.export_folder}

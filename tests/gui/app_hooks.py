@@ -1,6 +1,7 @@
-"""Hooks that let an end-to-end test drive the real application under a virtual X server.
+"""Hooks that let a test drive the real application in another process (under a virtual X server, or offscreen).
 
-Both are inert unless their environment variable is set:
+They live in the tests, never in the shipped package: :mod:`tests.gui.launch_app` starts the application with
+them. Each is inert unless its environment variable is set:
 
 - ``ENTED_TEST_DROP=<path>[:<path>...]``: once the window is shown, a real ``QDropEvent`` carrying
   those paths as file URLs is sent to the window, so the drop goes through the same handler as a drag
@@ -17,29 +18,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtCore import QPoint, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from ented_desktop.core.atomic import write_text_atomic
 from ented_desktop.gui.main_window import MainWindow
 
+from .drag import drag_and_drop
+
 STATE_INTERVAL_MS = 250
-
-
-def send_drop(target: QWidget, paths: list[Path]) -> bool:
-    """Deliver a file drop to ``target`` as a drag from a file manager would: enter, move, drop (Qt
-    ignores a drop that no accepted drag-enter announced). True when the drop was accepted."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    centre = target.rect().center()
-    action, button = Qt.DropAction.CopyAction, Qt.MouseButton.NoButton
-    modifier = Qt.KeyboardModifier.NoModifier
-    QApplication.sendEvent(target, QDragEnterEvent(centre, action, mime, button, modifier))
-    QApplication.sendEvent(target, QDragMoveEvent(centre, action, mime, button, modifier))
-    drop = QDropEvent(QPointF(centre), action, mime, button, modifier)
-    QApplication.sendEvent(target, drop)
-    return drop.isAccepted()
 
 
 def _screen_rect(widget: QWidget, x: float = 0, y: float = 0, w: float | None = None,
@@ -74,12 +61,12 @@ def snapshot(window: MainWindow) -> dict[str, Any]:
         "faces": faces,
         "people": [{"id": p.id, "name": p.name, "faces": p.face_count,
                     "reference": p.reference_face_id is not None or p.reference_image is not None}
-                   for p in library.people()],
+                   for p in library.people.all()],
         "use_suggested": {"enabled": panel.use_suggested.isEnabled(),
                           "screen": _screen_rect(panel.use_suggested)},
         "jobs": [{"id": e.job_id, "kind": e.kind, "state": e.state, "text": e.text, "error": e.error}
                  for e in window.queue.entries.values()],
-        "versions": [v.id for v in library.versions(window.current_photo)] if window.current_photo else [],
+        "versions": [v.id for v in library.versions.of_photo(window.current_photo)] if window.current_photo else [],
         "compare": {"screen": _screen_rect(window.compare), "split": window.compare.split(),
                     "scale": window.compare.scale(), "mode": window.compare.mode().value,
                     "faces": [_screen_rect(window.compare, r.x(), r.y(), r.width(), r.height())
@@ -101,7 +88,7 @@ def install_test_hooks(window: MainWindow) -> None:
     drop = os.environ.get("ENTED_TEST_DROP")
     if drop:
         paths = [Path(p) for p in drop.split(os.pathsep) if p]
-        QTimer.singleShot(500, lambda: send_drop(window, paths))
+        QTimer.singleShot(500, lambda: drag_and_drop(window, paths))
     state = os.environ.get("ENTED_TEST_STATE")
     if state:
         timer = QTimer(window)
