@@ -17,6 +17,7 @@ import torch
 from ..atomic import atomic_path
 from ..errors import ModelError
 from ..weights import add_to_manifest
+from .onnx_file import stamp_and_check
 from .ort_session import open_session
 from .thirdparty import FORMAT, verify_listed
 from .thirdparty_export import OPSET, parity_error, parity_input
@@ -35,7 +36,6 @@ def export_background_onnx(weights: Path) -> Path:
     """Write ``NAME.onnx`` beside ``NAME.safetensors`` (a listed background model) atomically, check ONNX
     Runtime's output against torch's at :data:`CHECK_SIZES` (ModelError when they differ), and add it to the
     manifest. The export's metadata holds the weights file's sha256. Returns the ONNX file's path."""
-    import onnx
 
     from ..background import load_background_module
 
@@ -51,15 +51,9 @@ def export_background_onnx(weights: Path) -> Path:
                               output_names=["upscaled"], opset_version=OPSET, dynamo=False,
                               dynamic_axes={"image": {2: "height", 3: "width"},
                                             "upscaled": {2: "out_height", 3: "out_width"}})
-        proto = onnx.load(str(tmp))
-        for key, value in {"format": FORMAT, "architecture": info.architecture, "display": info.display,
-                           "purpose": info.purpose, "scale": str(info.scale), "model_name": weights.stem,
-                           "weights_sha256": digest}.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.checker.check_model(proto)
-        onnx.save(proto, str(tmp))
-        del proto
+        stamp_and_check(tmp, {"format": FORMAT, "architecture": info.architecture, "display": info.display,
+                              "purpose": info.purpose, "scale": str(info.scale), "model_name": weights.stem,
+                              "weights_sha256": digest})
         session = open_session(tmp, "cpu")
         for height, width in CHECK_SIZES:
             x = background_parity_input(height, width)

@@ -10,6 +10,7 @@ import torch
 from ..atomic import atomic_path
 from ..network import ENTEDGenerator, RestorationModel
 from ..weights import add_to_manifest
+from .onnx_file import stamp_and_check
 
 OPSET = 17
 
@@ -19,7 +20,6 @@ def export_onnx(generator: ENTEDGenerator, path: Path, model_name: str, iteratio
     with any batch size, and register it in the manifest beside it. ``iterations`` (of the training run that
     made the weights) and the weights file's sha256 go into the metadata: the engine refuses exports of untrained
     networks and exports left behind when their weights were replaced. Returns the export's sha256."""
-    import onnx
 
     path = Path(path)
     res = generator.config.resolution
@@ -33,12 +33,7 @@ def export_onnx(generator: ENTEDGenerator, path: Path, model_name: str, iteratio
                 model, example, str(tmp), input_names=["lq", "ref"], output_names=["restored"], opset_version=OPSET,
                 dynamic_axes={"lq": {0: "batch"}, "ref": {0: "batch"}, "restored": {0: "batch"}}, dynamo=False,
             )
-        proto = onnx.load(str(tmp))
-        for key, value in {"ented_model": model_name, "resolution": str(res),
-                           "config": generator.config.to_json(), "iterations": str(iterations),
-                           "weights_sha256": weights_sha256}.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.checker.check_model(proto)
-        onnx.save(proto, str(tmp))
+        stamp_and_check(tmp, {"ented_model": model_name, "resolution": str(res),
+                              "config": generator.config.to_json(), "iterations": str(iterations),
+                              "weights_sha256": weights_sha256})
     return add_to_manifest(path)

@@ -16,6 +16,7 @@ import torch
 from ..atomic import atomic_path
 from ..errors import ModelError
 from ..weights import add_to_manifest
+from .onnx_file import stamp_and_check
 from .ort_session import open_session
 from .thirdparty import FORMAT, load_thirdparty, verify_listed
 
@@ -53,7 +54,6 @@ def export_thirdparty_onnx(weights: Path) -> Path:
     """Write ``NAME.onnx`` beside ``NAME.safetensors`` (a listed third-party face model) atomically, check ONNX
     Runtime's output against torch's on :func:`parity_input` (ModelError when they differ), and add it to the
     manifest. The export's metadata holds the weights file's sha256. Returns the ONNX file's path."""
-    import onnx
 
     weights = Path(weights)
     digest = verify_listed(weights)
@@ -70,15 +70,9 @@ def export_thirdparty_onnx(weights: Path) -> Path:
             warnings.simplefilter("ignore")
             torch.onnx.export(module, args, str(tmp), input_names=names, output_names=["restored"],
                               opset_version=OPSET, dynamo=False)
-        proto = onnx.load(str(tmp))
-        for key, value in {"format": FORMAT, "architecture": info.architecture, "display": info.display,
-                           "resolution": str(info.resolution), "model_name": weights.stem,
-                           "weights_sha256": digest}.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.checker.check_model(proto)
-        onnx.save(proto, str(tmp))
-        del proto
+        stamp_and_check(tmp, {"format": FORMAT, "architecture": info.architecture, "display": info.display,
+                              "resolution": str(info.resolution), "model_name": weights.stem,
+                              "weights_sha256": digest})
         session = open_session(tmp, "cpu")
         (got,) = session.run(["restored"], {n: a.numpy() for n, a in zip(names, args, strict=True)})
         problem = parity_error(expected, got)
