@@ -42,6 +42,7 @@ Loaded = TypeVar("Loaded")
 # The 512 px face models the default rule gives large faces, best first when several are installed: CodeFormer
 # (w = 0.5 balances quality and fidelity, and the user can move it), GFPGAN v1.4 (faithful, least invention),
 # RestoreFormer++ and then RestoreFormer (sharper, but they alter a face more).
+REFERENCE_SIZE = 512  # side at which a person's reference is aligned once, then resized for each model and check
 LARGE_FACE_PREFERENCE = ("codeformer", "gfpgan", "restoreformer++", "restoreformer")
 
 # A pass's model: a personal model's file (Path), an installed model's name or a file the user named (str: the
@@ -135,17 +136,17 @@ def plan_detected(faces: Sequence[Face], rule: ModelRule = ModelRule()) -> list[
 class ReferenceCrops:
     """People's references aligned at a model's resolution, made once and reused (one instance per batch).
 
-    A crop is remembered per person and resolution (a photo's small faces may go to ENTED at 128 px and its large
-    ones to a 512 px model) with what it was made from (the picked face and its landmarks, or the added image's
-    file, and the resolution); when the person's reference is changed, the next request makes a new crop. A
-    reference that cannot be used (unreadable, no face found) fails every request with the same error, without
-    reading it again."""
+    Each person's reference is aligned once, at :data:`REFERENCE_SIZE`, and brought to each resolution asked for
+    (ENTED's 128 px, a 512 px model, the identity check's 256 px) by area averaging, so that a photo whose faces go
+    to several models, and the check, read the reference once. The crop is remembered with what it was made from
+    (the picked face and its landmarks, or the added image's file); when the person's reference is changed, the
+    next request makes a new crop. A reference that cannot be used (unreadable, no face found) fails every request
+    with the same error, without reading it again."""
 
     def __init__(self, library: Library, prepare: ReferencePreparer) -> None:
         self._library = library
         self._prepare = prepare
-        # (person id, resolution) -> (source, crop or error)
-        self._made: dict[tuple[int, int], tuple[tuple, np.ndarray | UserError]] = {}
+        self._made: dict[int, tuple[tuple, np.ndarray | UserError]] = {}  # person id -> (source, crop or error)
 
     def crop(self, person: Person | None, detector: Any, resolution: int) -> np.ndarray | None:
         """``person``'s reference aligned at ``resolution``, or None when there is no person or no reference."""
@@ -153,29 +154,31 @@ class ReferenceCrops:
             return None
         if person.reference_image is not None:
             image = person.reference_image
-            source: tuple = ("image", str(image), resolution)
+            source: tuple = ("image", str(image))
 
             def make() -> np.ndarray:
-                return self._prepare(read_image_rgb8(image), detector, resolution)
+                return self._prepare(read_image_rgb8(image), detector, REFERENCE_SIZE)
         elif person.reference_face_id is not None:
             face = self._library.faces.get(person.reference_face_id)
-            source = ("face", face.id, face.photo_id, face.landmarks.tobytes(), resolution)
+            source = ("face", face.id, face.photo_id, face.landmarks.tobytes())
 
             def make() -> np.ndarray:
                 photo = read_image_rgb8(self._library.photos.get(face.photo_id).path)
-                return align_face(photo, face.landmarks, resolution)[0]
+                return align_face(photo, face.landmarks, REFERENCE_SIZE)[0]
         else:
             return None
-        made = self._made.get((person.id, resolution))
+        made = self._made.get(person.id)
         if made is None or made[0] != source:
             try:
                 made = (source, make())
             except UserError as exc:
                 made = (source, exc)
-            self._made[(person.id, resolution)] = made
+            self._made[person.id] = made
         if isinstance(made[1], UserError):
             raise made[1]
-        return made[1]
+        from ented_desktop.core.pipeline import resize_square  # the pipeline pulls in the engines (torch)
+
+        return resize_square(made[1], resolution)
 
     def for_pass(self, restore_pass: RestorePass, detector: Any,
                  resolution: int) -> tuple[list[np.ndarray | None], list[str | None]]:

@@ -97,9 +97,8 @@ def _how_restored(report: Mapping[str, Any], who: str) -> str:
         how = f"restored with {who}'s reference"
     else:
         how = "restored without a reference (the face served as its own reference)"
-    model = report.get("model")
-    if model not in (None, GENERAL_MODEL):  # a personal model is labelled by its file, a chosen model by its name
-        how += ", with the personal model" if str(model).endswith(".safetensors") else f", with {model}"
+    if report.get("model") not in (None, GENERAL_MODEL):  # callers pass GENERAL_MODEL for a model chosen for the run
+        how += ", with the personal model"
     if report.get("detail_only"):  # else a user who sees little change would not know why
         how += "; larger than the model, so only fine detail the photo lacked was added"
     return how

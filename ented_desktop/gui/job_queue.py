@@ -331,6 +331,11 @@ class JobQueue(QObject):
     def active(self) -> list[JobEntry]:
         return [e for e in self.entries.values() if e.state in (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED)]
 
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`stop_all` was called: the window is going, and nothing new should start."""
+        return self._closing
+
     def stop_all(self, timeout_ms: int = 10000) -> bool:
         """Stop every running job and wait for them (the window is closing); True when all stopped.
 

@@ -38,7 +38,7 @@ class JobResults:
 
     def on_job_finished(self, job_id: int, state: str) -> None:
         entry = self.window.queue.entries.get(job_id)
-        if entry is None:
+        if entry is None or self.window.queue.closing:  # a job stopped by closing: the library may be closed
             return
         outcome = entry.result if isinstance(entry.result, Outcome) else None
         if outcome is not None and outcome.problems:

@@ -451,6 +451,9 @@ class MainWindow(QMainWindow):
         self.thumbnails.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        if self.queue.closing:  # shut down already (by whoever owns the library): nothing left to ask or save
+            event.accept()
+            return
         running = [e for e in self.queue.active() if e.state == JobState.RUNNING]
         if running:
             one = len(running) == 1
