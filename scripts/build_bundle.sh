@@ -25,7 +25,8 @@ echo "build: pip $((built - began)) s, PyInstaller $((packed - built)) s"
 tested=$(seconds)
 
 echo "size of $DIST: $(du -sm "$DIST" | awk '{ printf "%.2f GiB", $1 / 1024 }'); largest parts (MiB):"
-du -sm "$DIST"/_internal/* | sort -rn | head -n 12 | awk '{ printf "  %6d  %s\n", $1, substr($2, index($2, "_internal/") + 10) }'
+# awk reads all of sort's output (head would close the pipe early: SIGPIPE, which pipefail turns into a failure)
+du -sm "$DIST"/_internal/* | sort -rn | awk 'NR <= 12 { printf "  %6d  %s\n", $1, substr($2, index($2, "_internal/") + 10) }'
 cuda=$(find "$DIST/_internal" \( -path '*/nvidia/*' -o -name 'libtorch_cuda*' -o -name 'libc10_cuda*' \
   -o -name 'libtorch_nvshmem*' -o -name 'libcudart*' -o -name 'libnvjpeg*' \) -type f -print0 \
   | du -cm --files0-from=- | tail -n 1 | cut -f1)
