@@ -20,10 +20,15 @@ if TYPE_CHECKING:
 
 
 class JobResults:
+    """What the window does with long jobs' events and ends. Nothing once the window is closing: the jobs it
+    stopped still report, and the library may be closed already."""
+
     def __init__(self, window: MainWindow) -> None:
         self.window = window
 
     def on_job_event(self, job_id: int, event: object) -> None:
+        if self.window.queue.closing:
+            return
         if isinstance(event, PhotosArrived):
             self.window.detection.request_face_detection()
         elif isinstance(event, FacesFound):
@@ -38,7 +43,7 @@ class JobResults:
 
     def on_job_finished(self, job_id: int, state: str) -> None:
         entry = self.window.queue.entries.get(job_id)
-        if entry is None or self.window.queue.closing:  # a job stopped by closing: the library may be closed
+        if entry is None or self.window.queue.closing:
             return
         outcome = entry.result if isinstance(entry.result, Outcome) else None
         if outcome is not None and outcome.problems:
