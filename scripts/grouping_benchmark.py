@@ -47,7 +47,8 @@ if str(ROOT) not in sys.path:
 
 from ented_desktop.core.errors import UserError  # noqa: E402
 from ented_desktop.core.face.detect import Face, create_detector  # noqa: E402
-from ented_desktop.core.imageio import read_image_rgb8, write_photo_atomic  # noqa: E402
+from ented_desktop.core.image_write import write_photo_atomic  # noqa: E402
+from ented_desktop.core.imageio import read_image_rgb8  # noqa: E402
 from ented_desktop.core.library import Library  # noqa: E402
 from training.degradation import LEVELS, degrade, file_seed, sample_params, training_level  # noqa: E402
 

@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from ented_desktop.core.errors import UserError
-from ented_desktop.core.imageio import SUPPORTED_SUFFIXES, read_photo, to_uint8, write_photo_atomic
+from ented_desktop.core.image_write import write_photo_atomic
+from ented_desktop.core.imageio import SUPPORTED_SUFFIXES, read_photo, to_uint8
 from ented_desktop.core.pipeline import Restorer, load_restorer
 from ented_desktop.core.weights import DEFAULT_MODEL
 

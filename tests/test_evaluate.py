@@ -19,7 +19,8 @@ import pytest
 
 from ented_desktop.cli.main import main
 from ented_desktop.core.errors import UserError
-from ented_desktop.core.imageio import read_image_rgb8, write_photo_atomic
+from ented_desktop.core.image_write import write_photo_atomic
+from ented_desktop.core.imageio import read_image_rgb8
 from training import evaluate as ev
 from training.prepare import MANIFEST, ManifestEntry
 

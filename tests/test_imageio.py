@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from ented_desktop.core import imageio
+from ented_desktop.core import image_write, imageio
 from ented_desktop.core.errors import ImageReadError, ImageWriteError
+from ented_desktop.core.image_write import write_photo_atomic
 from ented_desktop.core.imageio import (
     from_float01,
     output_path_for,
@@ -26,7 +27,6 @@ from ented_desktop.core.imageio import (
     to_float01,
     to_uint8,
     unique_path,
-    write_photo_atomic,
 )
 
 CMYK_PROFILE = Path("/usr/share/color/icc/ghostscript/default_cmyk.icc")
@@ -371,8 +371,8 @@ def test_16bit_gray_alpha_png_stays_gray(tmp_path: Path) -> None:
     alpha = np.array([[65535, 0, 65535]], ">u2")  # the middle pixel is transparent -> white
     rows = b"\x00" + np.dstack([gray, alpha]).tobytes()  # filter type 0, then G A G A ... big-endian
     header = struct.pack(">IIBBBBB", 3, 1, 16, 4, 0, 0, 0)  # colour type 4: gray + alpha
-    chunks = [imageio._png_chunk(b"IHDR", header), imageio._png_chunk(b"IDAT", zlib.compress(rows)),
-              imageio._png_chunk(b"IEND", b"")]
+    chunks = [image_write._png_chunk(b"IHDR", header), image_write._png_chunk(b"IDAT", zlib.compress(rows)),
+              image_write._png_chunk(b"IEND", b"")]
     (tmp_path / "ga.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"".join(chunks))
     photo = read_photo(tmp_path / "ga.png")  # Pillow itself calls this mode RGBA
     assert photo.grayscale and photo.pixels.dtype == np.uint16
@@ -538,7 +538,7 @@ def test_exif_and_icc_are_carried_to_outputs(tmp_path: Path, suffix: str) -> Non
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_tiff_round_trip_keeps_depth_pixels_exif_and_icc(tmp_path: Path, dtype: type,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(imageio, "_TIFF_STRIP_BYTES", 4096)  # several strips
+    monkeypatch.setattr(image_write, "_TIFF_STRIP_BYTES", 4096)  # several strips
     pixels = rgb16_fixture() if dtype == np.uint16 else to_uint8(rgb16_fixture())
     pixels = np.tile(pixels, (40, 30, 1))  # 240 x 150, rows that compress
     out = write_photo_atomic(pixels, tmp_path / "out.tif", exif=exif_bytes(), icc_profile=SRGB_ICC)
@@ -649,13 +649,13 @@ def test_write_does_not_overwrite_a_file_that_appears_while_encoding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "race.png"
-    real_encode = imageio._encode
+    real_encode = image_write._encode
 
     def encode_while_another_export_writes(*args: object) -> bytes:
         path.write_bytes(b"other export")
         return real_encode(*args)
 
-    monkeypatch.setattr(imageio, "_encode", encode_while_another_export_writes)
+    monkeypatch.setattr(image_write, "_encode", encode_while_another_export_writes)
     with pytest.raises(ImageWriteError, match="already exists"):
         write_photo_atomic(np.zeros((4, 4, 3), np.uint8), path)
     assert path.read_bytes() == b"other export"

@@ -44,7 +44,8 @@ import numpy as np
 
 from ented_desktop.core.atomic import write_text_atomic
 from ented_desktop.core.errors import ImageReadError, UserError
-from ented_desktop.core.imageio import read_image_rgb8, write_photo_atomic
+from ented_desktop.core.image_write import write_photo_atomic
+from ented_desktop.core.imageio import read_image_rgb8
 
 BLUR_KERNEL_SIZE = 41
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})

@@ -52,7 +52,8 @@ from ented_desktop.core.atomic import write_bytes_atomic
 from ented_desktop.core.engines import RestorationEngine, load_engine
 from ented_desktop.core.errors import ModelError, UserError
 from ented_desktop.core.identity import IdentityEmbedder, embedding_angle_deg, identity_distance
-from ented_desktop.core.imageio import from_float01, read_image_rgb8, to_float01, write_photo_atomic
+from ented_desktop.core.image_write import write_photo_atomic
+from ented_desktop.core.imageio import from_float01, read_image_rgb8, to_float01
 from ented_desktop.core.pipeline import resize_square
 from training.degradation import LEVELS, degrade, sample_params
 from training.metrics import NIQE, find_niqe_params, psnr, resize_for_niqe, ssim

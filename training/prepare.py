@@ -56,7 +56,8 @@ from ented_desktop.core.atomic import write_text_atomic
 from ented_desktop.core.errors import ImageReadError, UserError
 from ented_desktop.core.face.align import align_face, face_scale
 from ented_desktop.core.face.detect import FaceDetector, create_detector
-from ented_desktop.core.imageio import read_image_rgb8, write_photo_atomic
+from ented_desktop.core.image_write import write_photo_atomic
+from ented_desktop.core.imageio import read_image_rgb8
 from ented_desktop.core.restore_wording import NO_FACE
 
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})

@@ -169,7 +169,8 @@ def _run_thirdparty(weights: Path, args: argparse.Namespace) -> int:
 
 
 def _bench_photo(weights: Path, args: argparse.Namespace) -> dict:
-    from ented_desktop.core.imageio import read_photo, write_photo_atomic
+    from ented_desktop.core.image_write import write_photo_atomic
+    from ented_desktop.core.imageio import read_photo
     from ented_desktop.core.pipeline import load_restorer
 
     out = {}

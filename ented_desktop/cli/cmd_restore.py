@@ -304,7 +304,8 @@ def restore_one(job: Job, models, references: dict, matcher: ReferenceMatcher, a
 
 def _restore_photo(job: Job, models, ref: np.ndarray | None, matcher: ReferenceMatcher, aligned: bool,
                    identity) -> dict:
-    from ented_desktop.core.imageio import read_photo, write_photo_atomic
+    from ented_desktop.core.image_write import write_photo_atomic
+    from ented_desktop.core.imageio import read_photo
     from ented_desktop.core.restore_job import NothingRestored, restore_detected
 
     photo = read_photo(job.input)

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from ented_desktop.core.errors import ImageWriteError, UserError
-from ented_desktop.core.imageio import read_photo, unique_path, write_photo_atomic
+from ented_desktop.core.image_write import write_photo_atomic
+from ented_desktop.core.imageio import read_photo, unique_path
 from ented_desktop.core.library.connection import LibraryConnection, UnknownItemError, delete_files, now
 from ented_desktop.core.library.people import People
 from ented_desktop.core.library.photos import Photos
