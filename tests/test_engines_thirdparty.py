@@ -188,3 +188,18 @@ def test_codeformers_fidelity_is_chosen_at_run_time_on_both_engines(installed):
         outputs[w] = [e.restore(lq, lq) for e in engines]
         assert parity_error(outputs[w][0] * 2 - 1, outputs[w][1] * 2 - 1) is None
     assert np.abs(outputs[0.0][1] - outputs[1.0][1]).mean() > 1e-3
+
+
+@pytest.mark.slow
+def test_every_convolution_in_the_export_has_constant_weights(installed):
+    """ONNX Runtime pre-packs only constant weights for its fast kernels: GFPGAN's modulated convolutions must
+    reach the export in their activation-modulated form (:mod:`ented_desktop.core.archs.onnx_forms`)."""
+    import onnx
+
+    _, weights = installed
+    graph = onnx.load(str(weights.with_suffix(".onnx"))).graph
+    constants = {t.name for t in graph.initializer} | {o for n in graph.node if n.op_type == "Constant"
+                                                        for o in n.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert convs and all(n.input[1] in constants for n in convs)
+

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..archs.onnx_forms import onnx_form
 from ..atomic import atomic_path
 from ..errors import ModelError
 from ..weights import add_to_manifest
@@ -51,9 +52,10 @@ def parity_error(expected: np.ndarray, got: np.ndarray) -> str | None:
 
 
 def export_thirdparty_onnx(weights: Path) -> Path:
-    """Write ``NAME.onnx`` beside ``NAME.safetensors`` (a listed third-party face model) atomically, check ONNX
-    Runtime's output against torch's on :func:`parity_input` (ModelError when they differ), and add it to the
-    manifest. The export's metadata holds the weights file's sha256. Returns the ONNX file's path."""
+    """Write ``NAME.onnx`` beside ``NAME.safetensors`` (a listed third-party face model) atomically, exported from
+    its :func:`onnx_form`, check ONNX Runtime's output against upstream torch's on :func:`parity_input`
+    (ModelError when they differ), and add it to the manifest. The export's metadata holds the weights file's
+    sha256. Returns the ONNX file's path."""
 
     weights = Path(weights)
     digest = verify_listed(weights)
@@ -64,6 +66,7 @@ def export_thirdparty_onnx(weights: Path) -> Path:
     path = weights.with_suffix(".onnx")
     with torch.no_grad():
         expected = module(*args).numpy()
+    module = onnx_form(module)
     with atomic_path(path) as tmp:
         # The modules' shape asserts are checked once while tracing; the tracer's warning about them is expected.
         with torch.no_grad(), warnings.catch_warnings():
