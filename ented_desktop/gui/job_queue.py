@@ -94,12 +94,14 @@ def job_title(kind: str, payload: dict[str, Any]) -> str:
 
 class JobQueue(QObject):
     """Owns the jobs of this session. Signals: ``changed(job_id)`` for any change of an entry,
-    ``event(job_id, object)`` for a :attr:`Step.event`, ``finished(job_id, state)`` at the end."""
+    ``event(job_id, object)`` for a :attr:`Step.event`, ``finished(job_id, state)`` at the end, and ``idle()``
+    when a job ends and none is left queued, running or paused."""
 
     added = Signal(int)
     changed = Signal(int)
     event = Signal(int, object)
     finished = Signal(int, str)
+    idle = Signal()
 
     def __init__(self, library: Library, factories: dict[str, WorkFactory],
                  parent: QObject | None = None) -> None:
@@ -252,6 +254,8 @@ class JobQueue(QObject):
             self.finished.emit(job_id, state)
         self._lane_busy[lane] = None
         self._start_next(lane)
+        if not self._closing and not self.active():
+            self.idle.emit()
 
     def _record_end(self, entry: JobEntry, state: JobState, error: str | None) -> None:
         if not entry.recorded or (self._closing and state == JobState.CANCELLED):

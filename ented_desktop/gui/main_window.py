@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         self.actions.build()
         self.queue.event.connect(self.job_results.on_job_event)
         self.queue.finished.connect(self.job_results.on_job_finished)
+        self.queue.idle.connect(self.services.release_models)
         self.suggest_timer = QTimer(self)
         self.suggest_timer.setSingleShot(True)
         self.suggest_timer.setInterval(SUGGESTION_REFRESH_MS)

@@ -279,3 +279,17 @@ def test_cancelled_says_how_many_photos_were_done(qtbot, library):
     wait_state(qtbot, queue, job_id, "cancelled")
     assert queue.entries[job_id].text == "Cancelled after restoring 2 of 12 photos."  # it said only "Cancelled."
     queue.stop_all()
+
+
+def test_the_queue_says_idle_when_its_last_job_ends_and_not_before(qtbot, library):
+    gate = threading.Event()
+    queue = make_queue(qtbot, library, counting_work(2, gate=gate))
+    idle = []
+    queue.idle.connect(lambda: idle.append(len(queue.active())))
+    first, second = queue.submit("restore", {}), queue.submit("restore", {})
+    wait_state(qtbot, queue, first, "running")
+    with qtbot.waitSignal(queue.idle, timeout=5000):
+        gate.set()
+    assert queue.entries[first].state == queue.entries[second].state == "done"
+    assert idle == [0]  # once, when nothing was left
+    queue.stop_all()

@@ -583,3 +583,13 @@ def test_the_question_offers_to_skip_restore_all_again_or_cancel(qtbot, monkeypa
     assert ask_restore_again(None, RestoreSkipPlan((1, 2), (3,), ())) == answer
     assert seen == ["2 photos were already restored this way and are skipped; 1 will be restored. Restoring a photo "
                     "again the same way makes the same version again."]
+
+
+def test_an_idle_app_lets_go_of_its_models_and_loads_them_again_when_asked():
+    settings, loader = Settings(), FakeLoader()
+    services = Services(lambda: settings, face_finder=lambda s: FakeFaceFinder(), restorer_loader=loader)
+    first, finder = services.restorer("codeformer"), services.face_finder()
+    assert services.restorer("codeformer") is first and loader.loaded == ["codeformer"]
+    services.release_models()
+    assert services.face_finder() is finder  # small, and used between jobs: kept
+    assert services.restorer("codeformer") is not first and loader.loaded == ["codeformer", "codeformer"]
