@@ -171,9 +171,14 @@ class Services:
 
     def release_models(self) -> None:
         """Drop the loaded restorers with their weights and ONNX Runtime's memory (0.7 GB for a 512 px model) when
-        no job is left, so an idle app does not hold them; the next restore loads them again."""
-        with self._lock:
+        no job is left, so an idle app does not hold them; the next restore loads them again. Called on the GUI
+        thread, so it never waits: while a model is being loaded, work is on its way and nothing is dropped."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
             self._restorers.clear()
+        finally:
+            self._lock.release()
 
     def face_finder(self) -> FaceFinder:
         with self._lock:

@@ -593,3 +593,24 @@ def test_an_idle_app_lets_go_of_its_models_and_loads_them_again_when_asked():
     services.release_models()
     assert services.face_finder() is finder  # small, and used between jobs: kept
     assert services.restorer("codeformer") is not first and loader.loaded == ["codeformer", "codeformer"]
+
+
+def test_letting_go_of_the_models_never_waits_for_one_being_loaded():
+    entered, proceed, loads = threading.Event(), threading.Event(), []
+
+    def slow_loader(model=None, **_):
+        loads.append(model)
+        entered.set()
+        proceed.wait(10)
+        return FakeRestorer(model)
+
+    settings = Settings()
+    services = Services(lambda: settings, face_finder=lambda s: FakeFaceFinder(), restorer_loader=slow_loader)
+    loading = threading.Thread(target=services.restorer, args=("codeformer",))
+    loading.start()
+    entered.wait(10)
+    services.release_models()  # returns at once: a blocking release would wait for proceed and never get here
+    proceed.set()
+    loading.join()
+    services.restorer("codeformer")
+    assert loads == ["codeformer"]  # what was being loaded was kept for the work it was loaded for
