@@ -24,7 +24,8 @@ import torch
 from ented_desktop.core.engines import load_engine
 from ented_desktop.core.imageio import read_image_rgb8
 from ented_desktop.core.network import refinement
-from training.evaluate import read_pairs, restore_all
+from training.eval_set import read_pairs
+from training.evaluate import restore_all
 
 DIRECTIONS = ("input -> reference (V_LQ)", "reference -> input (V_ref)")
 

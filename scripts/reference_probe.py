@@ -19,7 +19,8 @@ import numpy as np
 
 from ented_desktop.core.engines import load_engine
 from ented_desktop.core.imageio import read_image_rgb8
-from training.evaluate import read_pairs, restore_all
+from training.eval_set import read_pairs
+from training.evaluate import restore_all
 from training.metrics import psnr
 
 REFERENCES = ("true", "wrong", "ground truth", "input")

@@ -15,7 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
-from training.evaluate import paired_comparison, read_pairs, summarize
+from training.eval_set import read_pairs
+from training.eval_stats import paired_comparison, summarize
 
 METRICS = ("psnr_y", "ssim_y", "niqe", "identity_distance")
 COMPARISONS = (("model", "wrong_ref"), ("model", "input"))

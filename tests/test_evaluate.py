@@ -21,6 +21,8 @@ from ented_desktop.cli.main import main
 from ented_desktop.core.errors import UserError
 from ented_desktop.core.image_write import write_photo_atomic
 from ented_desktop.core.imageio import read_image_rgb8
+from training import eval_set as es
+from training import eval_stats as st
 from training import evaluate as ev
 from training.prepare import MANIFEST, ManifestEntry
 
@@ -82,22 +84,22 @@ def prepared(tmp_path) -> Path:
 
 def test_eval_set_is_deterministic(prepared, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    settings = ev.build_eval_set(prepared, a, level="4x", seed=3, count=8)
-    ev.build_eval_set(prepared, b, level="4x", seed=3, count=8)
+    settings = es.build_eval_set(prepared, a, level="4x", seed=3, count=8)
+    es.build_eval_set(prepared, b, level="4x", seed=3, count=8)
     first = files_of(a)
     assert first == files_of(b)
     assert len([f for f in first if f.startswith("lq/")]) == 8 and settings["people"] == 6
-    ev.build_eval_set(prepared, a, level="4x", seed=3, count=8)  # rebuilding in place changes nothing
+    es.build_eval_set(prepared, a, level="4x", seed=3, count=8)  # rebuilding in place changes nothing
     assert files_of(a) == first
-    ev.build_eval_set(prepared, tmp_path / "c", level="4x", seed=4, count=8)
+    es.build_eval_set(prepared, tmp_path / "c", level="4x", seed=4, count=8)
     assert files_of(tmp_path / "c") != first
 
 
 def test_references_are_the_same_person_from_another_photo_and_the_wrong_one_is_not(prepared, tmp_path):
     dst = tmp_path / "set"
-    ev.build_eval_set(prepared, dst, level="8x", seed=0, count=9)
+    es.build_eval_set(prepared, dst, level="8x", seed=0, count=9)
     manifest = {json.loads(line)["file"]: json.loads(line) for line in (prepared / MANIFEST).read_text().splitlines()}
-    rows = ev.read_pairs(dst)
+    rows = es.read_pairs(dst)
     assert [r["id"] for r in rows] == [f"{i:04d}" for i in range(9)]
     for r in rows:
         assert manifest[r["gt"]]["person"] == r["person"] == manifest[r["ref"]]["person"]
@@ -118,53 +120,53 @@ def test_selection_spreads_over_people_with_a_cap():
                              scale=1.0, sharpness=1.0, detector="x")
                for k, n in enumerate([10, 2, 2, 3]) for j in range(n)]
     rng = np.random.default_rng(0)
-    people = [entries[s.gt].person for s in ev.select_samples(entries, 4, rng)]
+    people = [entries[s.gt].person for s in es.select_samples(entries, 4, rng)]
     assert sorted(people) == ["P0", "P1", "P2", "P3"]  # one per person before anyone gets a second
-    people = [entries[s.gt].person for s in ev.select_samples(entries, 11, np.random.default_rng(0))]
-    assert people.count("P0") == ev.MAX_PER_PERSON
+    people = [entries[s.gt].person for s in es.select_samples(entries, 11, np.random.default_rng(0))]
+    assert people.count("P0") == es.MAX_PER_PERSON
     with pytest.raises(UserError, match="Only 11 crops"):
-        ev.select_samples(entries, 12, np.random.default_rng(0))
+        es.select_samples(entries, 12, np.random.default_rng(0))
     shuffled = entries[::-1]
-    pick = [shuffled[s.gt].file for s in ev.select_samples(shuffled, 6, np.random.default_rng(5))]
-    assert pick == [entries[s.gt].file for s in ev.select_samples(entries, 6, np.random.default_rng(5))]
+    pick = [shuffled[s.gt].file for s in es.select_samples(shuffled, 6, np.random.default_rng(5))]
+    assert pick == [entries[s.gt].file for s in es.select_samples(entries, 6, np.random.default_rng(5))]
 
 
 def test_ensure_eval_set_builds_reuses_and_checks(prepared):
-    target, built = ev.ensure_eval_set(prepared, count=5)
+    target, built = es.ensure_eval_set(prepared, count=5)
     assert built and target == prepared / "eval_4x_seed0_n5"
     before = {p: p.stat().st_mtime_ns for p in target.rglob("*.png")}
-    assert ev.ensure_eval_set(prepared, count=5) == (target, False)
+    assert es.ensure_eval_set(prepared, count=5) == (target, False)
     assert {p: p.stat().st_mtime_ns for p in target.rglob("*.png")} == before
-    assert ev.ensure_eval_set(target) == (target, False)
+    assert es.ensure_eval_set(target) == (target, False)
     with pytest.raises(UserError, match="level 4x"):
-        ev.ensure_eval_set(target, level="8x")
+        es.ensure_eval_set(target, level="8x")
     with pytest.raises(UserError, match="neither a prepared dataset"):
-        ev.ensure_eval_set(prepared / "Person_00")
-    assert ev.eval_set_dirname("8x", 2, 500) == "eval_8x_seed2"
+        es.ensure_eval_set(prepared / "Person_00")
+    assert es.eval_set_dirname("8x", 2, 500) == "eval_8x_seed2"
     (prepared / MANIFEST).write_text((prepared / MANIFEST).read_text().splitlines(True)[0])  # the dataset changed
     with pytest.raises(UserError, match="built differently"):
-        ev.build_eval_set(prepared, target, level="4x", seed=0, count=1)
+        es.build_eval_set(prepared, target, level="4x", seed=0, count=1)
 
 
 def test_paired_comparison_on_hand_made_numbers():
-    p = ev.paired_comparison([0.1, 0.2, 0.5, 0.4], [0.3, 0.2, 0.4, 0.6])
+    p = st.paired_comparison([0.1, 0.2, 0.5, 0.4], [0.3, 0.2, 0.4, 0.6])
     # differences -0.2, 0, 0.1, -0.2: mean -0.075, sample sd sqrt(0.0675 / 3) = 0.15
     assert p["mean_difference"] == pytest.approx(-0.075)
     assert p["sem"] == pytest.approx(0.15 / 2)
     assert p["ci95"] == pytest.approx([-0.075 - 1.96 * 0.075, -0.075 + 1.96 * 0.075])
     assert p["first_closer"] == 0.5 and p["ties"] == 1 and p["n"] == 4
     assert p["sign_test_p"] == pytest.approx(1.0)  # 2 wins, 1 loss: 2 * (1 + 3) / 8
-    assert ev.sign_test_p(9, 1) == pytest.approx(2 * 11 / 1024)
-    assert ev.sign_test_p(0, 0) == 1.0
-    nan = ev.paired_comparison([1.0, float("nan"), 2.0], [2.0, 0.0, 3.0])
+    assert st.sign_test_p(9, 1) == pytest.approx(2 * 11 / 1024)
+    assert st.sign_test_p(0, 0) == 1.0
+    nan = st.paired_comparison([1.0, float("nan"), 2.0], [2.0, 0.0, 3.0])
     assert nan["n"] == 2 and nan["first_closer"] == 1.0 and nan["mean_difference"] == pytest.approx(-1.0)
-    s = ev.summarize([1.0, 3.0, float("inf"), float("nan")])
+    s = st.summarize([1.0, 3.0, float("inf"), float("nan")])
     assert s == {"mean": 2.0, "std": pytest.approx(2**0.5), "sem": pytest.approx(1.0), "n": 2, "excluded": 2}
 
 
 def test_report_of_model_and_baselines(tiny_model_dir, tmp_path):
     prepared = make_prepared(tmp_path / "p40", [2, 3, 2, 2], size=40)
-    eval_set, _ = ev.ensure_eval_set(prepared, count=6)
+    eval_set, _ = es.ensure_eval_set(prepared, count=6)
     model = str(tiny_model_dir / "tiny.safetensors")
     report = ev.evaluate(model, eval_set, device="cpu", models=[("again", model)], out_dir=tmp_path / "out",
                          batch_size=4, embedder=ColourEmbedder(), show_progress=False)
@@ -184,7 +186,7 @@ def test_report_of_model_and_baselines(tiny_model_dir, tmp_path):
     paired = saved["paired"]["model_vs_wrong_ref"]["identity_distance"]
     d_model = [s["model"]["identity_distance"] for s in saved["samples"]]
     d_wrong = [s["wrong_ref"]["identity_distance"] for s in saved["samples"]]
-    assert json.loads(json.dumps(ev.paired_comparison(d_model, d_wrong))) == paired
+    assert json.loads(json.dumps(st.paired_comparison(d_model, d_wrong))) == paired
     assert "model_vs_input" in saved["paired"]
     psnr_in = [s["input"]["psnr_y"] for s in saved["samples"]]
     assert saved["metrics"]["input"]["psnr_y"]["mean"] == pytest.approx(np.mean(psnr_in))
@@ -198,7 +200,7 @@ def test_report_of_model_and_baselines(tiny_model_dir, tmp_path):
 def test_baselines_only_with_niqe(tmp_path, prepared):
     if not SHARED_NIQE.is_file():
         pytest.skip(f"{SHARED_NIQE} is absent (read-only project data)")
-    eval_set, _ = ev.ensure_eval_set(prepared, count=4)
+    eval_set, _ = es.ensure_eval_set(prepared, count=4)
     report = ev.evaluate(None, eval_set, niqe_params=SHARED_NIQE, embedder=ColourEmbedder(), show_progress=False)
     assert report["methods"] == ["input"] and report["models"] == {} and report["paired"] == {}
     assert Path(report["out_dir"]) == eval_set / "results" / "input-only"
@@ -213,7 +215,7 @@ def test_baselines_only_with_niqe(tmp_path, prepared):
 
 
 def test_lpips_and_fid_are_used_only_when_present(tmp_path, monkeypatch, prepared):
-    eval_set, _ = ev.ensure_eval_set(prepared, count=4)
+    eval_set, _ = es.ensure_eval_set(prepared, count=4)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     status = ev.optional_metric_status()
     assert "lpips package is not installed" in status["lpips"] and ev.LPIPS_WEIGHTS in status["lpips"]
@@ -251,7 +253,7 @@ def test_lpips_and_fid_are_used_only_when_present(tmp_path, monkeypatch, prepare
     (checkpoints / ev.FID_WEIGHTS).write_bytes(b"x")
     assert ev.optional_metric_status() == {"lpips": None, "fid": None}
     report = ev.evaluate(None, eval_set, embedder=ColourEmbedder(), show_progress=False)
-    rows = ev.read_pairs(eval_set)
+    rows = es.read_pairs(eval_set)
     gts = [read_image_rgb8(eval_set / "gt" / f"{r['id']}.png") for r in rows]
     lqs = [read_image_rgb8(eval_set / "lq" / f"{r['id']}.png") for r in rows]
     expected = np.mean([np.abs(2 * (a / 255.0) - 2 * (b / 255.0)).mean() for a, b in zip(lqs, gts, strict=True)])
@@ -324,7 +326,7 @@ def test_attention_probe_tells_uniform_from_one_hot_attention(tiny_model_dir, pr
     from ented_desktop.core.network import refinement
 
     original = refinement.cross_attention
-    eval_set, _ = ev.ensure_eval_set(prepared, count=4)
+    eval_set, _ = es.ensure_eval_set(prepared, count=4)
     assert module.main([str(eval_set), "--model", str(tiny_model_dir / "tiny.safetensors"), "--count", "4"]) == 0
     table = capsys.readouterr().out
     assert "| input -> reference (V_LQ) | " in table and "| reference -> input (V_ref) | " in table

@@ -55,7 +55,8 @@ def parse_compare(items: list[str]) -> list[tuple[str, str]]:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from training.evaluate import ensure_eval_set, evaluate
+    from training.eval_set import ensure_eval_set
+    from training.evaluate import evaluate
 
     if args.count is not None and args.count < 1:
         raise UserError("--count must be at least 1.")
