@@ -194,7 +194,7 @@ def check_window(work: Path) -> str:
             photos = library.photos.all()
             if errors or failed:
                 outcome["fail"] = "; ".join(errors + [f"{j.kind} job failed: {j.error}" for j in failed])
-            elif len(photos) == 1 and not library.photos.needing_faces():
+            elif len(photos) == 1 and not library.photos.needing_faces() and not window.queue.active():
                 outcome["faces"] = str(len(library.faces.of_photo(photos[0].id)))
             elif time.monotonic() - start > WINDOW_TIMEOUT_S:
                 outcome["fail"] = (f"after {WINDOW_TIMEOUT_S:.0f} s: {len(photos)} photo(s) imported, "
@@ -213,7 +213,8 @@ def check_window(work: Path) -> str:
         visible = window.isVisible()
     finally:
         if window is not None:
-            window.close()  # stops its background work before the library closes
+            window.shutdown()  # stops its background work before the library closes, so closing asks nothing
+            window.close()
             app.processEvents()
         sys.excepthook = previous_hook
         library.close()
