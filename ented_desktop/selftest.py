@@ -169,6 +169,7 @@ def check_model_import(work: Path) -> str:
 def check_window(work: Path) -> str:
     """The window offscreen, given a photo as by ``ented-desktop PHOTO``; waits for import and face detection."""
     from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
 
     from ented_desktop.core.library import Library, default_library_dir
     from ented_desktop.gui import app as app_module
@@ -190,6 +191,11 @@ def check_window(work: Path) -> str:
         outcome: dict[str, str] = {}
 
         def poll() -> None:
+            dialog = QApplication.activeModalWidget()  # shown offscreen to nobody: it would wait for ever
+            if dialog is not None:
+                errors.append(f"the window asked {getattr(dialog, 'text', dialog.windowTitle)()!r}")
+                dialog.reject()
+                return
             failed = [j for j in library.jobs.all() if j.state == "failed"]
             photos = library.photos.all()
             if errors or failed:
